@@ -15,7 +15,8 @@ LANE_ELD = "eld"
 LANE_FAULT = "fault"
 LANE_EVENT = "event"
 LANE_SAMPLE = "sample"
-NEVER_EVICTED = frozenset({LANE_ELD, LANE_FAULT})
+LANE_SYSTEM = "system"  # the agent's own reports (e.g. evictions): small, never evicted
+NEVER_EVICTED = frozenset({LANE_ELD, LANE_FAULT, LANE_SYSTEM})
 
 
 @dataclass(frozen=True, slots=True)

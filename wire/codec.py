@@ -220,7 +220,7 @@ def _put_position(out: bytearray, strings: _Strings, data: dict[str, Any], prev:
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise WireError(f"position field {name} must be a number, got {value!r}")
         present |= 1 << i
-        ints.append(int(round(value * scale)) if scale != 1 else int(round(value)))
+        ints.append(round(value * scale))
     valid = data.get("valid")
     nfields = len(POSITION_FIELDS)
     if valid is not None:

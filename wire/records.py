@@ -42,7 +42,7 @@ def quantize_position(data: dict[str, Any]) -> dict[str, Any]:
         if value is None or isinstance(value, bool):
             continue
         if scale == 1:
-            out[name] = int(round(value))
+            out[name] = round(value)
         else:
             out[name] = round(float(value) * scale) / scale
     return out

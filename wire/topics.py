@@ -25,9 +25,7 @@ INGEST_SHARE_GROUP = "fleetwire-ingest"
 def check_id(kind: str, value: str) -> str:
     """Return ``value`` if it is a valid fleet or device id, else raise WireError."""
     if not isinstance(value, str) or not _ID.match(value):
-        raise WireError(
-            f"invalid {kind} id {value!r}: use 1-64 characters from A-Z a-z 0-9 _ . -"
-        )
+        raise WireError(f"invalid {kind} id {value!r}: use 1-64 characters from A-Z a-z 0-9 _ . -")
     return value
 
 
