@@ -40,7 +40,7 @@ def build_sources(cfg: Config) -> list[Source]:
     if cfg["can.enabled"]:
         from agent.sources.can_bus import J1939Source, ObdPollerSource
 
-        bus = {"interface": cfg["can.interface"], "channel": cfg["can.channel"]}
+        bus = {"interface": cfg["can.interface"], "channel": cfg["can.channel"], **cfg["can.options"]}
         if cfg["can.interface"] == "socketcan":
             pass  # the bit rate is set on the interface (see firmware_config/can-setup.sh)
         elif cfg["can.interface"] not in ("virtual", "udp_multicast"):

@@ -56,6 +56,7 @@ KEYS: tuple[Key, ...] = (
     ),
     Key("can.channel", str, "can0", "python-can channel (can0, a virtual bus name, ...)."),
     Key("can.bitrate", int, 250000, "Bus speed in bit/s (J1939: 250000 or 500000)."),
+    Key("can.options", TABLE, {}, "Extra python-can Bus arguments, e.g. {port = 43113}."),
     Key("can.j1939", bool, True, "Decode passive SAE J1939 broadcast traffic."),
     Key("can.obd", bool, False, "Poll OBD-II PIDs over ISO 15765-4 (ISO-TP)."),
     Key(
@@ -219,3 +220,31 @@ def config_markdown() -> str:
         tname = "table" if key.type is TABLE else key.type.__name__
         lines.append(f"| `{key.path}` | {tname} | `{default}` | {key.doc} |")
     return "\n".join(lines) + "\n"
+
+
+def config_schema() -> dict[str, Any]:
+    """A JSON Schema of the TOML file (firmware_config/agent.schema.json), for editors."""
+    json_types = {str: "string", int: "integer", float: "number", bool: "boolean", list: "array"}
+    sections: dict[str, Any] = {}
+    for key in KEYS:
+        prop: dict[str, Any] = {"description": key.doc}
+        prop["type"] = "object" if key.type is TABLE else json_types[key.type]
+        if key.default is not None:
+            prop["default"] = key.default
+        if "." in key.path:
+            section, name = key.path.split(".", 1)
+            entry = sections.setdefault(
+                section, {"type": "object", "additionalProperties": False, "properties": {}}
+            )
+            entry["properties"][name] = prop
+        else:
+            sections[key.path] = prop
+    sections["device"]["required"] = ["id"]
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "fleetwire agent configuration",
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["device"],
+        "properties": sections,
+    }
