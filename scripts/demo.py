@@ -151,6 +151,8 @@ def main() -> int:
         agent_cfg.write_text(
             f'[device]\nid = "{DEVICE}"\nfleet = "{FLEET}"\n'
             f'[gnss]\nurl = "{endpoints["nmea"]}"\nbaudrate = 9600\n'
+            "[gnss.sampling.moving]\nmax_period_s = 1.0\n"
+            "[gnss.sampling.stopped]\nmin_period_s = 1.0\nmax_period_s = 1.0\n"
             f'[can]\ninterface = "udp_multicast"\nchannel = "239.74.163.2"\n'
             f"[can.options]\nport = {can_port}\n"
             f'[outbox]\npath = "{data / "outbox.db"}"\n'
