@@ -25,9 +25,8 @@ from typing import Any
 
 from agent.errors import ConfigError
 from agent.model import Position
-from agent.stages.quality import FLAG_JUMP, FLAG_NO_FIX, FLAG_ZERO_POSITION, distance_m
-
-_UNTRUSTED = frozenset({FLAG_NO_FIX, FLAG_ZERO_POSITION, FLAG_JUMP})
+from agent.stages.quality import UNTRUSTED_FLAGS as _UNTRUSTED
+from agent.stages.quality import distance_m
 
 
 @dataclass(frozen=True, slots=True)

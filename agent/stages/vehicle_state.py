@@ -16,6 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 from agent.model import Observation, Position, Signal
+from agent.stages.quality import is_trusted
 
 SPEED = "Vehicle.Speed"
 GNSS_SPEED = "Vehicle.CurrentLocation.GNSSSpeed"
@@ -61,8 +62,9 @@ class VehicleState:
             return
         if isinstance(obs, Position):
             data = obs.data
-            # A fix that failed quality checks (flags) or is marked invalid is not used.
-            if data.get("valid", True) is False or data.get("flags"):
+            # An invalid fix, or one whose position failed a quality check, is not used
+            # (few satellites or a high HDOP make it less exact, not wrong).
+            if not is_trusted(data):
                 return
             for key, (name, factor) in GNSS_FIELDS.items():
                 value = data.get(key)

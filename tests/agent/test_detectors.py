@@ -273,14 +273,16 @@ def test_vehicle_state_prefers_fresh_can_speed() -> None:
     assert vs.get("Vehicle.Speed") == (40.0, "j1939:sa=0x00", 1500)
     vs.update(Position(20_000, {"lat": 1.0, "lon": 2.0, "speed_mps": 5.0, "flags": []}))
     assert vs.get("Vehicle.Speed")[1] == "gnss"  # CAN speed 18.5 s older: stale
-    vs.update(Position(21_000, {"lat": 9.0, "speed_mps": 50.0, "flags": ["hdop"]}))
-    assert vs.get("Vehicle.CurrentLocation.Latitude")[0] == 1.0  # flagged fix not used
+    vs.update(Position(21_000, {"lat": 9.0, "speed_mps": 50.0, "flags": ["jump"]}))
+    assert vs.get("Vehicle.CurrentLocation.Latitude")[0] == 1.0  # an untrusted fix is not used
+    vs.update(Position(22_000, {"lat": 1.5, "lon": 2.0, "speed_mps": 5.0, "flags": ["high_hdop"]}))
+    assert vs.get("Vehicle.CurrentLocation.Latitude")[0] == 1.5  # less exact, still used
     snap = vs.snapshot()
     assert snap["Vehicle.Speed"]["source"] == "gnss"
     assert snap["Vehicle.CurrentLocation.Longitude"] == {
         "value": 2.0,
         "source": "gnss",
-        "time_ms": 20_000,
+        "time_ms": 22_000,
     }
     with pytest.raises(TypeError):
         vs.update("not an observation")  # type: ignore[arg-type]
