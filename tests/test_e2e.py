@@ -7,12 +7,6 @@ with the same event time and values — on SQLite and on PostgreSQL.
 
 from __future__ import annotations
 
-import json
-import os
-import signal
-import sqlite3
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,39 +15,9 @@ from typing import Any
 import pytest
 
 from tests.conftest import free_port
+from tests.harness import CAN_GROUP, Processes, outbox_rows, wait_for, write_agent_config
 
-BIN = Path(sys.executable).parent
 pytestmark = pytest.mark.slow
-
-
-def wait_for(predicate: Any, timeout: float, what: str, interval: float = 0.2) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-
-
-def outbox_rows(path: Path) -> list[dict[str, Any]]:
-    conn = sqlite3.connect(path)
-    try:
-        rows = conn.execute(
-            "SELECT boot_id, seq, kind, time_ms, data, sent_ms FROM records ORDER BY id"
-        ).fetchall()
-    finally:
-        conn.close()
-    return [
-        {
-            "boot_id": r[0],
-            "seq": r[1],
-            "kind": r[2],
-            "time_ms": r[3],
-            "data": json.loads(r[4]),
-            "sent": r[5] is not None,
-        }
-        for r in rows
-    ]
 
 
 def api_all(client: Any, url: str) -> list[dict[str, Any]]:
@@ -67,60 +31,6 @@ def api_all(client: Any, url: str) -> list[dict[str, Any]]:
         cursor = page.get("next_cursor")
         if not cursor:
             return items
-
-
-class Stack:
-    """The processes of one end-to-end run; everything is stopped in reverse at the end."""
-
-    def __init__(self, tmp: Path, db_url: str, fleet: str) -> None:
-        self.tmp, self.db_url, self.fleet = tmp, db_url, fleet
-        self.procs: list[subprocess.Popen[bytes]] = []
-
-    def cloud_env(self, client_id: str) -> dict[str, str]:
-        env = dict(os.environ)
-        env.update(
-            FLEETWIRE_DATABASE_URL=self.db_url,
-            FLEETWIRE_MQTT_URL="mqtt://127.0.0.1:1883",
-            FLEETWIRE_INGEST_CLIENT_ID=client_id,
-            FLEETWIRE_DEFAULT_FLEET=self.fleet,
-        )
-        return env
-
-    def start(
-        self, args: list[str], log: str, env: dict[str, str] | None = None
-    ) -> subprocess.Popen[bytes]:
-        with open(self.tmp / log, "wb") as out:
-            proc = subprocess.Popen(args, env=env, stdout=out, stderr=subprocess.STDOUT)
-        self.procs.append(proc)
-        return proc
-
-    def stop(self) -> None:
-        for proc in reversed(self.procs):
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-        for proc in reversed(self.procs):
-            try:
-                proc.wait(20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(5)
-
-
-def write_agent_config(
-    path: Path, device: str, fleet: str, nmea: str, can_port: int, outbox: Path
-) -> None:
-    path.write_text(
-        f'[device]\nid = "{device}"\nfleet = "{fleet}"\n'
-        f'[gnss]\nurl = "{nmea}"\nstall_timeout_s = 3.0\n'
-        # record every 1 Hz fix, so the comparison covers the whole drive
-        "[gnss.sampling.moving]\nmax_period_s = 1.0\n"
-        "[gnss.sampling.stopped]\nmin_period_s = 1.0\nmax_period_s = 1.0\n"
-        f'[can]\ninterface = "udp_multicast"\nchannel = "239.74.163.2"\n'
-        f"[can.options]\nport = {can_port}\n"
-        f'[outbox]\npath = "{outbox}"\ncommit_window_ms = 200\nkeep_sent_s = 86400\n'
-        f'[uplink]\nmqtt_url = "mqtt://127.0.0.1:1883"\nbatch_max_age_s = 0.5\n'
-        f"batch_max_records = 100\n"
-    )
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -141,7 +51,7 @@ def test_every_outbox_record_comes_out_of_the_api_exactly_once(
     from sim.runner import SimConfig, Simulator
 
     fleet, device = f"e2e{unique_id}", "truck-e2e"
-    stack = Stack(tmp_path, database_url, fleet)
+    procs = Processes(tmp_path)
     can_port = free_port()
     sim = Simulator(
         SimConfig(
@@ -149,26 +59,24 @@ def test_every_outbox_record_comes_out_of_the_api_exactly_once(
             duration_s=150,
             idle_before_s=20,
             can_interface="udp_multicast",
-            can_channel="239.74.163.2",
+            can_channel=CAN_GROUP,
             can_options={"port": can_port},
             seed=3,
         )
     )
     outbox = tmp_path / "outbox.db"
     try:
-        stack.start(
-            [str(BIN / "fleetwire-cloud"), "ingest"],
-            "ingest.log",
-            stack.cloud_env(f"fw-ingest-{unique_id}"),
-        )
+        procs.ingest(database_url, "mqtt://127.0.0.1:1883", f"fw-ingest-{unique_id}")
         sim.start()
-        write_agent_config(
-            tmp_path / "agent.toml", device, fleet, sim.nmea_endpoint, can_port, outbox
+        config = write_agent_config(
+            tmp_path / "agent.toml",
+            device=device,
+            fleet=fleet,
+            nmea=sim.nmea_endpoint,
+            can_port=can_port,
+            outbox=outbox,
         )
-        stack.start(
-            [str(BIN / "fleetwire-agent"), "run", "--config", str(tmp_path / "agent.toml")],
-            "agent.log",
-        )
+        procs.agent(config)
         assert sim.wait_finished(60), "the simulator did not finish its drive"
         sim.stop()
         wait_for(
@@ -208,10 +116,8 @@ def test_every_outbox_record_comes_out_of_the_api_exactly_once(
             latest = client.get(f"/v1/vehicles/{device}/latest").json()
     finally:
         sim.stop()
-        stack.stop()
-        for log in ("agent.log", "ingest.log"):
-            if (tmp_path / log).exists():
-                sys.stderr.write(f"--- {log} (tail) ---\n{(tmp_path / log).read_text()[-2500:]}\n")
+        procs.stop_all()
+        procs.dump_logs()
 
     kinds = {k: [r for r in rows if r["kind"] == k] for k in ("position", "engine", "event")}
     assert len(kinds["position"]) >= 100, "the agent recorded too few positions for a 150 s drive"

@@ -364,6 +364,7 @@ def test_bad_values_are_counted_not_fatal(cab: Cab) -> None:
         can(T0 + 3, ENGINE_SPEED, True),
         can(T0 + 4, ODOMETER, -1.0),
         Position(T0 + 5, {"lat": 95.0, "lon": 0.0, "valid": True}),
+        Position(T0 + 5, {"lat": "north", "lon": 0.0, "valid": True}),
         Position(T0 + 6, {"lat": 1.0, "lon": 1.0, "speed_mps": "x"}),
     ]
     assert cab.feed(*bad) == []
@@ -371,7 +372,7 @@ def test_bad_values_are_counted_not_fatal(cab: Cab) -> None:
     assert c[f"bad_value.{VEHICLE_SPEED}"] == 3
     assert c[f"bad_value.{ENGINE_SPEED}"] == 1
     assert c[f"bad_value.{ODOMETER}"] == 1
-    assert c["bad_value.lat_lon"] == 1
+    assert c["bad_value.lat_lon"] == 2
     assert c["bad_value.speed_mps"] == 1
     assert cab.rec.feed("not an observation") == []  # type: ignore[arg-type]
     assert c["unknown_observation"] == 1
@@ -385,3 +386,47 @@ def test_prompt_times_out_on_ticks_when_nothing_arrives(cab: Cab) -> None:
     out = cab.rec.tick(T0 + 6 * MIN) + cab.rec.tick(T0 + 7 * MIN)
     assert [e.name for e in out] == ["eld_driving_prompt", "eld_duty_status"]
     assert out[1].attrs["status"] == "on_duty"
+
+
+def test_unidentified_prompt_needs_a_login_to_answer(cab: Cab) -> None:
+    cab.hold(T0, 5, 40.0)
+    cab.hold(T0 + 5 * SEC, 5 * 60 + 5, 0.0)
+    assert cab.store.snapshot().prompt_at_ms is not None
+    with pytest.raises(EldConflict, match="log in first"):
+        cab.store.answer_prompt(True, time_ms=T0 + 6 * MIN)
+    cab.hold(T0 + 6 * MIN, 60, 0.0)
+    assert [(e.attrs["driver_id"], e.attrs["status"]) for e in cab.named("eld_duty_status")] == [
+        ("unidentified", "driving"),
+        ("unidentified", "on_duty"),
+    ]
+
+
+def test_params_from_the_config_section() -> None:
+    section = {"enabled": True, "ui_port": 8081, "driving_threshold_kmh": 6.0, "engine_on_s": 2}
+    params = EldParams.from_section(section)
+    assert params.driving_threshold_kmh == 6.0 and params.engine_on_s == 2
+    with pytest.raises(ConfigError, match="must be a number"):
+        EldParams.from_section({"standstill_kmh": "low"})
+
+
+def test_engine_off_ends_motion_when_speed_falls_silent(cab: Cab) -> None:
+    cab.store.login("jsmith", time_ms=T0)
+    cab.feed(can(T0, ENGINE_SPEED, 700.0), can(T0 + 2 * SEC, ENGINE_SPEED, 700.0))
+    cab.hold(T0 + 2 * SEC, 3, 40.0)
+    assert cab.rec.state.moving
+    # Everything goes quiet with the ignition; only the timer runs.
+    out = cab.rec.tick(T0 + 30 * SEC)
+    assert [e.name for e in out] == ["eld_engine_shut_down"]
+    assert not cab.rec.state.moving and cab.rec.state.stopped_since_ms == T0 + 2 * SEC
+    assert not cab.store.snapshot().moving
+    out = cab.rec.tick(T0 + 2 * SEC + 5 * MIN) + cab.rec.tick(T0 + 2 * SEC + 6 * MIN)
+    assert [e.name for e in out] == ["eld_driving_prompt", "eld_duty_status"]
+
+
+def test_less_exact_fix_still_gives_location(cab: Cab) -> None:
+    cab.feed(Position(T0, {"lat": 41.5, "lon": -72.5, "valid": True, "flags": ["high_hdop"]}))
+    assert (cab.rec.vehicle.lat, cab.rec.vehicle.lon) == (41.5, -72.5)
+    cab.feed(
+        Position(T0 + SEC, {"lat": 0.0, "lon": 0.0, "valid": True, "flags": ["zero_position"]})
+    )
+    assert cab.rec.vehicle.lat == 41.5
