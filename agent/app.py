@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+import time
 from typing import Any
 
 from agent.clock import GnssClock
@@ -40,7 +41,11 @@ def build_sources(cfg: Config) -> list[Source]:
     if cfg["can.enabled"]:
         from agent.sources.can_bus import J1939Source, ObdPollerSource
 
-        bus = {"interface": cfg["can.interface"], "channel": cfg["can.channel"], **cfg["can.options"]}
+        bus = {
+            "interface": cfg["can.interface"],
+            "channel": cfg["can.channel"],
+            **cfg["can.options"],
+        }
         if cfg["can.interface"] == "socketcan":
             pass  # the bit rate is set on the interface (see firmware_config/can-setup.sh)
         elif cfg["can.interface"] not in ("virtual", "udp_multicast"):
@@ -61,7 +66,7 @@ def build_stages(cfg: Config) -> dict[str, Any]:
     quality = QualityChecker(QualityParams.from_dict(cfg["gnss.quality"]))
     sampler = Sampler(SamplingConfig.from_dict(cfg["gnss.sampling"]))
     detectors = DetectorChain(DetectorParams.from_dict(cfg["detectors"]))
-    return {"quality": quality.mark, "sampler": sampler.accept, "detectors": detectors.feed}
+    return {"quality": quality.mark, "sampler": sampler.accept, "detectors": [detectors.feed]}
 
 
 class Agent:
@@ -69,6 +74,21 @@ class Agent:
         self.cfg = cfg
         self.clock = GnssClock()
         path = cfg["outbox.path"]
+        stages = build_stages(cfg)
+        self.eld: Any = None
+        self.eld_store: Any = None
+        if cfg["eld.enabled"]:
+            from agent.eld import DutyStore, EldParams, EldRecorder
+
+            self.eld_store = DutyStore(
+                cfg["eld.store_path"],
+                allow_personal_conveyance=cfg["eld.allow_personal_conveyance"],
+                allow_yard_move=cfg["eld.allow_yard_move"],
+                # driver actions get the same GNSS-corrected time as CAN values
+                clock_ms=lambda: self.clock.event_time_ms(int(time.time() * 1000)),
+            )
+            self.eld = EldRecorder(EldParams.from_section(cfg.section("eld")), self.eld_store)
+            stages["detectors"].append(self.eld.feed)
         self.pipeline = Pipeline(
             lambda: OutboxWriter(
                 path,
@@ -78,7 +98,7 @@ class Agent:
             ),
             clock=self.clock,
             engine_period_s=cfg["engine.sample_period_s"],
-            **build_stages(cfg),
+            **stages,
         )
         self.uplink = Uplink(
             lambda: OutboxReader(path, keep_sent_s=cfg["outbox.keep_sent_s"]),
@@ -97,9 +117,12 @@ class Agent:
         )
         self.sources = build_sources(cfg)
         self._stopped = threading.Event()
+        self._ui: Any = None
+        self._ticker: threading.Thread | None = None
 
     def health(self) -> dict[str, Any]:
         return {
+            **({"eld": self.eld.health()} if self.eld is not None else {}),
             "pipeline": self.pipeline.health(),
             "clock": self.clock.health(),
             "sources": {getattr(s, "name", type(s).__name__): s.health() for s in self.sources},
@@ -108,6 +131,19 @@ class Agent:
     def start(self) -> None:
         self.pipeline.start()  # opens the outbox: fails fast on a damaged file
         self.uplink.start()
+        if self.eld is not None:
+            from agent.eld.local_ui import LocalUi
+
+            self._ui = LocalUi(
+                self.eld_store,
+                self.pipeline.submit,
+                self.cfg["eld.ui_host"],
+                self.cfg["eld.ui_port"],
+            )
+            self._ui.start()
+            self._ticker = threading.Thread(target=self._eld_ticks, name="eld-timer", daemon=True)
+            self._ticker.start()
+            log.info("event=driver_page url=http://%s:%s/", self.cfg["eld.ui_host"], self._ui.port)
         for source in self.sources:
             source.start(self.pipeline.submit)
         log.info(
@@ -127,9 +163,25 @@ class Agent:
                 source.stop()
             except Exception:
                 log.exception("event=source_stop_failed source=%s", type(source).__name__)
+        if self._ui is not None:
+            self._ui.stop()
+        if self._ticker is not None:
+            self._ticker.join(timeout=5)
         self.pipeline.stop()
+        if self.eld_store is not None:
+            self.eld_store.close()
         self.uplink.stop(timeout=3.0)
         log.info("event=stopped")
+
+    def _eld_ticks(self) -> None:
+        """ELD timers (the unanswered "still driving?" prompt) run even without data."""
+        while not self._stopped.wait(self.cfg["eld.tick_s"]):
+            now_ms = self.clock.event_time_ms(int(time.time() * 1000))
+            try:
+                for event in self.eld.tick(now_ms):
+                    self.pipeline.submit(event)
+            except Exception:
+                log.exception("event=eld_tick_failed")
 
     def run_forever(self) -> None:
         """Run until SIGINT or SIGTERM."""

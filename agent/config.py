@@ -74,6 +74,58 @@ KEYS: tuple[Key, ...] = (
         "Record an engine sample of changed values this often.",
     ),
     Key("detectors", TABLE, {}, "Detector thresholds (idle time, harsh braking, overspeed...)."),
+    Key(
+        "eld.enabled",
+        bool,
+        False,
+        "Record ELD events (49 CFR 395 App. A) and serve the driver's page.",
+    ),
+    Key(
+        "eld.store_path",
+        str,
+        "/var/lib/fleetwire/eld.db",
+        "SQLite file: login, duty status, ELD event sequence counter.",
+    ),
+    Key(
+        "eld.ui_host",
+        str,
+        "127.0.0.1",
+        "Address of the driver's page (0.0.0.0: reachable from the cab network; no auth).",
+    ),
+    Key("eld.ui_port", int, 8081, "Port of the driver's page."),
+    Key("eld.allow_personal_conveyance", bool, False, "Carrier allows personal conveyance (PC)."),
+    Key("eld.allow_yard_move", bool, False, "Carrier allows yard moves (YM)."),
+    Key(
+        "eld.driving_threshold_kmh",
+        float,
+        8.04672,
+        "In motion above this speed; at most 5 mph = 8.04672 km/h.",
+    ),
+    Key(
+        "eld.standstill_kmh",
+        float,
+        0.8,
+        "Speed at or below this counts as 0 mph (stopped after 3 s).",
+    ),
+    Key("eld.can_speed_stale_s", float, 5.0, "Use GNSS speed after this long without a CAN speed."),
+    Key(
+        "eld.engine_rpm_min", float, 0.0, "Engine counts as running above this engine speed (rpm)."
+    ),
+    Key("eld.engine_on_s", float, 1.0, "Running evidence this long = engine power-up."),
+    Key("eld.engine_off_s", float, 5.0, "Stopped evidence this long = engine shut-down."),
+    Key("eld.engine_silent_s", float, 10.0, "No engine data this long while on = shut-down."),
+    Key(
+        "eld.yard_move_max_kmh",
+        float,
+        0.0,
+        "Carrier policy: yard move above this speed becomes driving (0 = off).",
+    ),
+    Key(
+        "eld.tick_s",
+        float,
+        1.0,
+        "Run the ELD timers (prompt timeout) this often even without data.",
+    ),
     Key("outbox.path", str, "/var/lib/fleetwire/outbox.db", "SQLite outbox file."),
     Key("outbox.max_mb", float, 256.0, "Disk cap; samples are thinned, then dropped, above it."),
     Key("outbox.commit_window_ms", int, 1000, "Samples are group-committed within this window."),
@@ -206,6 +258,8 @@ def load_config(path: str | Path | None = None, env: Mapping[str, str] | None = 
         check_id("fleet", values["device.fleet"])
     except WireError as exc:
         raise ConfigError(f"{where}: {exc}") from exc
+    if not 0 <= values["eld.ui_port"] <= 65535:
+        raise ConfigError(f"{where}: 'eld.ui_port' must be 0..65535")
     for kpath in ("uplink.batch_max_records", "uplink.inflight", "uplink.batch_max_bytes"):
         if values[kpath] < 1:
             raise ConfigError(f"{where}: '{kpath}' must be at least 1")

@@ -18,11 +18,11 @@ import logging
 import queue
 import threading
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from agent.clock import GnssClock
-from agent.model import LANE_SAMPLE, Event, Observation, Position, Signal
+from agent.model import LANE_SAMPLE, NEVER_EVICTED, Event, Observation, Position, Signal
 from agent.outbox import OutboxWriter
 from wire.records import KIND_ENGINE, KIND_EVENT, KIND_POSITION, quantize_position
 
@@ -63,7 +63,7 @@ class Pipeline:
         clock: GnssClock,
         quality: Callable[[Position], Position] | None = None,
         sampler: Callable[[Position], bool] | None = None,
-        detectors: Callable[[Observation], list[Event]] | None = None,
+        detectors: Sequence[Callable[[Observation], list[Event]]] = (),
         engine_period_s: float = 1.0,
         queue_size: int = 4096,
     ) -> None:
@@ -72,7 +72,7 @@ class Pipeline:
         self.clock = clock
         self.quality = quality
         self.sampler = sampler
-        self.detectors = detectors
+        self.detectors = list(detectors)
         self.engine = EngineSampler(engine_period_s)
         self.queue: queue.Queue[Any] = queue.Queue(maxsize=queue_size)
         self.counters: Counter[str] = Counter()
@@ -82,7 +82,11 @@ class Pipeline:
 
     # ------------------------------------------------------------ feeding
     def submit(self, obs: Observation | Event) -> None:
-        """Called from source threads; waits briefly when the queue is full."""
+        """Called from source threads; waits briefly when the queue is full. ELD and
+        fault events (e.g. a driver's duty-status change) wait as long as it takes."""
+        if isinstance(obs, Event) and obs.lane in NEVER_EVICTED:
+            self.queue.put(obs)
+            return
         try:
             self.queue.put(obs, timeout=2.0)
         except queue.Full:
@@ -167,11 +171,11 @@ class Pipeline:
             self.counters["unknown_observation"] += 1
 
     def _events(self, obs: Observation) -> None:
-        if self.detectors is None:
-            return
-        events = self._stage("detectors", self.detectors, obs) or []
-        for event in events:
-            self.record_event(event)
+        # Each detector runs on its own: one that raises loses none of the others' events.
+        for detector in self.detectors:
+            name = getattr(detector, "__qualname__", "detector")
+            for event in self._stage(name, detector, obs) or []:
+                self.record_event(event)
 
     def record_event(self, event: Event) -> None:
         assert self.outbox is not None

@@ -34,7 +34,7 @@ def test_driver_and_automatic_events_reach_the_outbox(tmp_path: Path) -> None:
     pipeline = Pipeline(
         lambda: OutboxWriter(outbox, commit_window_ms=50),
         clock=GnssClock(),
-        detectors=recorder.feed,
+        detectors=[recorder.feed],
     )
     pipeline.start()
     ui = LocalUi(store, pipeline.submit, "127.0.0.1", 0)
