@@ -112,6 +112,8 @@ class PrivateMosquitto:
             f"listener {self.port} 127.0.0.1\nallow_anonymous true\n"
             f"persistence true\npersistence_location {workdir}/\n"
             f"max_queued_messages 0\n{extra_conf}"
+            # as root, mosquitto would drop to its own user and could not write here
+            + ("user root\n" if hasattr(os, "geteuid") and os.geteuid() == 0 else "")
         )
         self.proc: object | None = None
 

@@ -88,6 +88,7 @@ def write_agent_config(
     can_port: int,
     outbox: Path,
     mqtt_url: str = "mqtt://127.0.0.1:1883",
+    outbox_max_mb: float = 256.0,
     extra: str = "",
 ) -> Path:
     path.write_text(
@@ -99,6 +100,7 @@ def write_agent_config(
         f'[can]\ninterface = "udp_multicast"\nchannel = "{CAN_GROUP}"\n'
         f"[can.options]\nport = {can_port}\n"
         f'[outbox]\npath = "{outbox}"\ncommit_window_ms = 200\nkeep_sent_s = 86400\n'
+        f"max_mb = {outbox_max_mb}\n"
         f'[uplink]\nmqtt_url = "{mqtt_url}"\nbatch_max_age_s = 0.5\nbatch_max_records = 100\n'
         f"{extra}"
     )
