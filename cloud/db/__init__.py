@@ -1,0 +1,1 @@
+"""Database schema (SQLAlchemy Core), engine factory and Alembic migrations."""

@@ -1,0 +1,1 @@
+"""MQTT ingest: ``consumer`` is the transport (paho), ``handler`` stores what arrives."""
