@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from sqlalchemy.engine import Engine
 
-from cloud.api.routes import health, history, trips, vehicles
+from cloud.api.routes import alerts, drivers, health, history, routes, trips, vehicles
 from cloud.db.engine import create_engine
 from cloud.metrics import Metrics
 from cloud.settings import Settings
@@ -57,5 +57,8 @@ def create_app(
     app.include_router(vehicles.router)
     app.include_router(history.router)
     app.include_router(trips.router)
+    app.include_router(drivers.router)
+    app.include_router(alerts.router)
+    app.include_router(routes.router)
     app.include_router(health.router)
     return app

@@ -189,3 +189,8 @@ dirty_windows = sa.Table(
     sa.Column("error", sa.Text, nullable=False),
     sa.Index(None, "fleet_id", "device_id"),
 )
+
+
+# Feature tables live in their own modules on the same metadata; importing them here
+# makes ``metadata`` complete for Alembic and the migration test.
+from cloud.db import tables_alerts, tables_hos, tables_plans  # noqa: E402, F401

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from cloud.logs import kv
-from cloud.processors import latest, trips
+from cloud.processors import adherence, duty, latest, maintenance, trips
 from cloud.store import dirty
 
 log = logging.getLogger(__name__)
@@ -33,6 +33,9 @@ class Processor:
 PROCESSORS: tuple[Processor, ...] = (
     Processor("latest", latest.process),
     Processor("trips", trips.process),
+    Processor("duty", duty.process),
+    Processor("maintenance", maintenance.process),
+    Processor("adherence", adherence.process),
 )
 
 

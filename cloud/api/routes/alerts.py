@@ -1,0 +1,7 @@
+"""Routes: alerts."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter(prefix="/v1", tags=["alerts"])
