@@ -89,7 +89,7 @@ def run() -> dict[str, dict[str, object]]:
             backlog_records_per_s=defaults["backlog_records_per_s"],
         )
         try:
-            procs.ingest(db_url, "mqtt://127.0.0.1:1883", f"bench-{fleet}")
+            procs.ingest(db_url, "mqtt://127.0.0.1:1883", f"bench-{fleet}", fleet)
             time.sleep(1.5)
             started = time.monotonic()
             uplink.start()

@@ -50,7 +50,7 @@ def run() -> dict[str, dict[str, object]]:
             )
         )
         try:
-            procs.ingest(db_url, "mqtt://127.0.0.1:1883", f"bench-ingest-{fleet}")
+            procs.ingest(db_url, "mqtt://127.0.0.1:1883", f"bench-ingest-{fleet}", fleet)
             time.sleep(1.0)
             sim.start()
             outbox = tmp_path / "outbox.db"

@@ -107,12 +107,37 @@ def write_agent_config(
     return path
 
 
+def forget_session(mqtt_url: str, client_id: str) -> None:
+    """Delete a persistent MQTT session (connect with a clean session, disconnect)."""
+    from urllib.parse import urlparse
+
+    import paho.mqtt.client as mqtt
+
+    url = urlparse(mqtt_url)
+    client = mqtt.Client(
+        callback_api_version=mqtt.CallbackAPIVersion.VERSION2,
+        client_id=client_id,
+        clean_session=True,
+    )
+    try:
+        client.connect(url.hostname or "127.0.0.1", url.port or 1883, 10)
+        client.loop_start()
+        deadline = time.monotonic() + 5
+        while not client.is_connected() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        client.disconnect()
+        client.loop_stop()
+    except OSError:
+        pass  # broker already gone (a private one): nothing left behind
+
+
 class Processes:
     """Processes of one test; all are stopped (TERM, then KILL) at the end."""
 
     def __init__(self, logdir: Path) -> None:
         self.logdir = logdir
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
+        self.sessions: set[tuple[str, str]] = set()
 
     def start(
         self, name: str, args: list[str], env: dict[str, str] | None = None
@@ -125,13 +150,19 @@ class Processes:
     def agent(self, config: Path) -> subprocess.Popen[bytes]:
         return self.start("agent", [str(BIN / "fleetwire-agent"), "run", "--config", str(config)])
 
-    def ingest(self, db_url: str, mqtt_url: str, client_id: str) -> subprocess.Popen[bytes]:
+    def ingest(
+        self, db_url: str, mqtt_url: str, client_id: str, fleet: str = "+"
+    ) -> subprocess.Popen[bytes]:
+        """A `fleetwire-cloud ingest` process for one fleet; its persistent broker session
+        is deleted at stop_all(), so no test leaves a subscriber behind in a shared broker."""
         env = dict(os.environ)
         env.update(
             FLEETWIRE_DATABASE_URL=db_url,
             FLEETWIRE_MQTT_URL=mqtt_url,
             FLEETWIRE_INGEST_CLIENT_ID=client_id,
+            FLEETWIRE_INGEST_FLEET=fleet,
         )
+        self.sessions.add((mqtt_url, client_id))
         return self.start("ingest", [str(BIN / "fleetwire-cloud"), "ingest"], env)
 
     def signal(self, name: str, sig: int, wait: float = 20.0) -> None:
@@ -150,6 +181,9 @@ class Processes:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait(5)
+        for url, client_id in self.sessions:
+            forget_session(url, client_id)
+        self.sessions.clear()
 
     def dump_logs(self) -> None:
         for log in sorted(self.logdir.glob("*.log")):

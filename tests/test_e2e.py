@@ -66,7 +66,7 @@ def test_every_outbox_record_comes_out_of_the_api_exactly_once(
     )
     outbox = tmp_path / "outbox.db"
     try:
-        procs.ingest(database_url, "mqtt://127.0.0.1:1883", f"fw-ingest-{unique_id}")
+        procs.ingest(database_url, "mqtt://127.0.0.1:1883", f"fw-ingest-{unique_id}", fleet)
         sim.start()
         config = write_agent_config(
             tmp_path / "agent.toml",

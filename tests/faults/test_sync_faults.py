@@ -87,7 +87,7 @@ def test_agent_killed_mid_stream_and_restarted(
     tmp_path: Path, mqtt_broker: tuple[str, int], procs: Processes, unique_id: str
 ) -> None:
     fleet, db_url, can_port = f"k{unique_id}", f"sqlite:///{tmp_path / 'cloud.db'}", free_port()
-    procs.ingest(db_url, "mqtt://127.0.0.1:1883", f"ingest-{unique_id}")
+    procs.ingest(db_url, "mqtt://127.0.0.1:1883", f"ingest-{unique_id}", fleet)
     sim = make_sim(20, 240, can_port)
     sim.start()
     try:
@@ -116,7 +116,7 @@ def test_broker_stopped_and_started_again(tmp_path: Path, procs: Processes, uniq
     broker = PrivateMosquitto(tmp_path)
     broker.start()
     fleet, db_url, can_port = f"b{unique_id}", f"sqlite:///{tmp_path / 'cloud.db'}", free_port()
-    procs.ingest(db_url, broker.url, f"ingest-{unique_id}")
+    procs.ingest(db_url, broker.url, f"ingest-{unique_id}", fleet)
     sim = make_sim(20, 240, can_port)
     sim.start()
     try:
@@ -155,7 +155,7 @@ def test_ingest_down_while_records_pile_up_in_the_broker(
     broker.start()
     fleet, db_url, can_port = f"i{unique_id}", f"sqlite:///{tmp_path / 'cloud.db'}", free_port()
     client_id = f"ingest-{unique_id}"
-    procs.ingest(db_url, broker.url, client_id)
+    procs.ingest(db_url, broker.url, client_id, fleet)
     sim = make_sim(20, 240, can_port)
     sim.start()
     try:
@@ -177,7 +177,7 @@ def test_ingest_down_while_records_pile_up_in_the_broker(
         time.sleep(4.0)
         # the broker acknowledged the agent's messages: they now wait in the ingest's session
         assert sum(r["sent"] for r in outbox_rows(outbox)) > stored_while_down
-        procs.ingest(db_url, broker.url, client_id)
+        procs.ingest(db_url, broker.url, client_id, fleet)
         assert sim.wait_finished(60)
     finally:
         sim.stop()
@@ -228,7 +228,7 @@ def test_offline_past_the_disk_cap_keeps_eld_and_faults(
     assert protected, "no ELD or fault records were produced"
     broker.start()
     try:
-        procs.ingest(db_url, broker.url, f"ingest-{unique_id}")
+        procs.ingest(db_url, broker.url, f"ingest-{unique_id}", fleet)
         assert_cloud_equals_outbox(outbox, db_url, fleet, timeout=120)
         engine = sa.create_engine(db_url)
         with engine.connect() as conn:
@@ -250,7 +250,7 @@ def test_corrupt_payloads_are_quarantined_and_the_stream_goes_on(
     tmp_path: Path, mqtt_broker: tuple[str, int], procs: Processes, unique_id: str
 ) -> None:
     fleet, db_url, can_port = f"c{unique_id}", f"sqlite:///{tmp_path / 'cloud.db'}", free_port()
-    procs.ingest(db_url, "mqtt://127.0.0.1:1883", f"ingest-{unique_id}")
+    procs.ingest(db_url, "mqtt://127.0.0.1:1883", f"ingest-{unique_id}", fleet)
     sim = make_sim(20, 200, can_port)
     sim.start()
     injector = mqtt.Client(callback_api_version=mqtt.CallbackAPIVersion.VERSION2)
