@@ -20,8 +20,10 @@ $(STAMP): pyproject.toml
 	  (echo "fleetwire needs Python 3.11 or newer (found $$($(PYTHON) --version))"; exit 1)
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@echo "setting up $(VENV) (first run takes a minute)..."
-	@$(BIN)/python -m pip install -q --upgrade pip >/dev/null
-	@$(BIN)/python -m pip install -q -e ".[dev]"
+	@$(BIN)/python -m pip install -q --upgrade pip > $(VENV)/install.log 2>&1 || \
+	  (cat $(VENV)/install.log; exit 1)
+	@$(BIN)/python -m pip install -e ".[dev]" >> $(VENV)/install.log 2>&1 || \
+	  (tail -40 $(VENV)/install.log; echo "install failed; full log in $(VENV)/install.log"; exit 1)
 	@touch $(STAMP)
 
 demo: $(STAMP)
