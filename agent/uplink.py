@@ -107,6 +107,7 @@ class Uplink:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._connected = False
+        self._refused = False  # the broker said no (credentials): retry slowly
         self._acked: list[int] = []
         self._inflight: dict[int, tuple[list[int], float]] = {}  # mid -> (row ids, sent at)
         self._inflight_ids: set[int] = set()
@@ -153,8 +154,15 @@ class Uplink:
     ) -> None:
         if rc.is_failure:
             self.last_error = f"broker refused the connection: {rc}"
-            log.warning("event=connect_refused reason=%s", rc)
+            if not self._refused:  # log once; the outbox keeps everything meanwhile
+                log.error(
+                    "event=connect_refused reason=%r advice=%r",
+                    str(rc),
+                    "check uplink.mqtt_url credentials and the broker's ACL",
+                )
+            self._refused = True
             return
+        self._refused = False
         self._connected = True
         self.counters["connects"] += 1
         log.info("event=connected broker=%s:%s", self.broker.host, self.broker.port)
@@ -205,7 +213,9 @@ class Uplink:
             while not self._stop.is_set():
                 if not self._connected:
                     if not self._connect_once():
-                        delay = backoff * random.uniform(0.5, 1.5)
+                        # refused credentials are not hammered: a long, jittered wait
+                        base = 60.0 if self._refused else backoff
+                        delay = base * random.uniform(0.5, 1.5)
                         backoff = min(backoff * 2, 30.0)
                         self._stop.wait(delay)
                         continue
