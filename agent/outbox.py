@@ -86,14 +86,14 @@ class OutboxRow:
     data: dict[str, Any]
 
 
-def _connect(path: Path) -> sqlite_utils.Database:
+def _connect(path: Path, busy_timeout_s: float = 10.0) -> sqlite_utils.Database:
     try:
         conn = sqlite3.connect(
-            str(path), timeout=10.0, isolation_level=None, check_same_thread=False
+            str(path), timeout=busy_timeout_s, isolation_level=None, check_same_thread=False
         )
+        conn.execute(f"PRAGMA busy_timeout={int(busy_timeout_s * 1000)}")
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=FULL")
-        conn.execute("PRAGMA busy_timeout=10000")
         return sqlite_utils.Database(conn)
     except sqlite3.DatabaseError as exc:
         raise OutboxError(_advice(path, exc)) from exc
@@ -122,6 +122,7 @@ class OutboxWriter:
         commit_window_ms: int = 1000,
         keep_sent_s: float = 0.0,
         clock: Callable[[], float] = time.monotonic,
+        busy_timeout_s: float = 10.0,
     ) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -131,7 +132,7 @@ class OutboxWriter:
         self._clock = clock
         self._pending: list[tuple[str, str, int, dict[str, Any]]] = []
         self._pending_since: float | None = None
-        self.db = _connect(self.path)
+        self.db = _connect(self.path, busy_timeout_s)
         try:
             check = self.db.execute("PRAGMA quick_check").fetchone()[0]
             if check != "ok":

@@ -114,7 +114,15 @@ class BootGaps(BaseModel):
     last_seq: int
     received: int
     missing_count: int
-    missing: list[tuple[int, int]] = Field(description="inclusive [from_seq, to_seq] ranges")
+    missing: list[tuple[int, int]] = Field(
+        description="inclusive [from_seq, to_seq] ranges not received yet"
+    )
+    evicted_count: int = Field(
+        description="sequences the agent thinned away to stay under its disk cap"
+    )
+    evicted: list[tuple[int, int]] = Field(
+        description="inclusive ranges reported evicted by the agent (outbox_evicted): they never arrive"
+    )
 
 
 class GapsPublic(BaseModel):

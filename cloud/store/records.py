@@ -114,6 +114,7 @@ class BootSeqs:
     last_seq: int
     received: int
     missing: list[tuple[int, int]]  # inclusive (from_seq, to_seq) ranges not received
+    evicted: list[tuple[int, int]]  # ranges the agent reported thinned away (never coming)
 
 
 def sequence_gaps(
@@ -144,13 +145,56 @@ def sequence_gaps(
     by_boot: dict[int, list[tuple[int, int]]] = {}
     for h in holes:
         by_boot.setdefault(h.boot_id, []).append((h.seq + 1, h.next_seq - 1))
+    evicted_spans = _evicted_spans(conn, fleet_id, device_id)
     out = []
     for s in spans:
-        missing = by_boot.get(s.boot_id, [])
+        holes_of_boot = by_boot.get(s.boot_id, [])
         if s.first > 1:
-            missing = [(1, s.first - 1), *missing]
-        out.append(BootSeqs(s.boot_id, s.first, s.last, s.n, missing))
+            holes_of_boot = [(1, s.first - 1), *holes_of_boot]
+        missing, evicted = split_evicted(holes_of_boot, evicted_spans.get(s.boot_id, []))
+        out.append(BootSeqs(s.boot_id, s.first, s.last, s.n, missing, evicted))
     return out
+
+
+def _evicted_spans(
+    conn: sa.Connection, fleet_id: str, device_id: str
+) -> dict[int, list[tuple[int, int]]]:
+    """Sequence spans the agent's outbox reported evicting (``outbox_evicted`` events)."""
+    rows = conn.execute(
+        sa.select(events.c.data).where(
+            events.c.fleet_id == fleet_id,
+            events.c.device_id == device_id,
+            events.c.name == "outbox_evicted",
+        )
+    ).all()
+    spans: dict[int, list[tuple[int, int]]] = {}
+    for (data,) in rows:
+        for span in (data or {}).get("seq_spans") or []:
+            if isinstance(span, list) and len(span) == 3 and all(isinstance(v, int) for v in span):
+                spans.setdefault(span[0], []).append((span[1], span[2]))
+    return spans
+
+
+def split_evicted(
+    holes: list[tuple[int, int]], spans: list[tuple[int, int]]
+) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+    """Split hole ranges into (still missing, evicted on the device) by the eviction spans."""
+    missing: list[tuple[int, int]] = []
+    evicted: list[tuple[int, int]] = []
+    for lo, hi in holes:
+        cursor = lo
+        for s_lo, s_hi in sorted(spans):
+            if s_hi < cursor or s_lo > hi:
+                continue
+            if s_lo > cursor:
+                missing.append((cursor, s_lo - 1))
+            evicted.append((max(cursor, s_lo), min(hi, s_hi)))
+            cursor = min(hi, s_hi) + 1
+            if cursor > hi:
+                break
+        if cursor <= hi:
+            missing.append((cursor, hi))
+    return missing, evicted
 
 
 def last_received_ms(conn: sa.Connection) -> int | None:

@@ -181,8 +181,7 @@ def test_locked_outbox_names_the_other_process(tmp_path: Path) -> None:
     blocker.execute("BEGIN EXCLUSIVE")
     try:
         with pytest.raises(OutboxError, match="locked"):
-            w = OutboxWriter(path)
-            w.db.conn.execute("PRAGMA busy_timeout=100")
+            w = OutboxWriter(path, busy_timeout_s=0.2)
             w.append("event", 1, {"name": "x"}, LANE_ELD)
     finally:
         blocker.execute("ROLLBACK")

@@ -356,3 +356,14 @@ def test_late_idle_end_fixes_the_idle_time_of_later_trips(engine: Engine) -> Non
     # ... until it arrives, last of all.
     handler.handle(up("late", "d"), payload(Batch("d", 1, (idle_end,))))
     assert derived_results(engine, "late", "d") == derived_results(engine, "live", "d")
+
+
+def test_gaps_split_into_missing_and_evicted() -> None:
+    from cloud.store.records import split_evicted
+
+    holes = [(2, 2), (4, 9), (20, 25)]
+    spans = [(5, 7), (21, 30)]
+    missing, evicted = split_evicted(holes, spans)
+    assert missing == [(2, 2), (4, 4), (8, 9), (20, 20)]
+    assert evicted == [(5, 7), (21, 25)]
+    assert split_evicted([(1, 3)], []) == ([(1, 3)], [])

@@ -193,7 +193,7 @@ def test_offline_past_the_disk_cap_keeps_eld_and_faults(
 ) -> None:
     broker = PrivateMosquitto(tmp_path)  # not started: the truck is in a dead zone
     fleet, db_url, can_port = f"d{unique_id}", f"sqlite:///{tmp_path / 'cloud.db'}", free_port()
-    sim = make_sim(60, 900, can_port, faults=["110:0:120", "100:1:300"])
+    sim = make_sim(60, 36_000, can_port, faults=["110:0:120", "100:1:300"])
     sim.start()
     outbox = tmp_path / "outbox.db"
     try:
@@ -241,6 +241,17 @@ def test_offline_past_the_disk_cap_keeps_eld_and_faults(
         engine.dispose()
         assert names["outbox_evicted"] == len(evicted)
         assert names["dtc_new"] >= 2
+        # the gaps API tells evicted sequence numbers (never coming) from missing ones
+        from cloud.store.records import sequence_gaps
+
+        engine = sa.create_engine(db_url)
+        with engine.connect() as conn:
+            boots = sequence_gaps(conn, fleet, DEVICE)
+        engine.dispose()
+        assert sum(hi - lo + 1 for b in boots for lo, hi in b.missing) == 0
+        assert sum(hi - lo + 1 for b in boots for lo, hi in b.evicted) == sum(
+            r["data"]["count"] for r in evicted
+        )
     finally:
         procs.stop_all()
         broker.stop()

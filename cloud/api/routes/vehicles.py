@@ -133,6 +133,8 @@ def gaps(conn: Conn, fleet: FleetId, vehicle: Vehicle) -> GapsPublic:
                 received=b.received,
                 missing_count=sum(hi - lo + 1 for lo, hi in b.missing),
                 missing=b.missing,
+                evicted_count=sum(hi - lo + 1 for lo, hi in b.evicted),
+                evicted=b.evicted,
             )
             for b in boots
         ],
