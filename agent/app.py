@@ -28,14 +28,28 @@ def build_sources(cfg: Config) -> list[Source]:
     """One source per enabled input; a source that cannot open retries on its own."""
     sources: list[Source] = []
     if cfg["gnss.enabled"]:
+        import datetime as dt
+
+        from agent.errors import ConfigError
         from agent.sources.gnss import GnssSource
 
+        try:
+            floor = (
+                dt.date.fromisoformat(cfg["gnss.date_floor"]) if cfg["gnss.date_floor"] else None
+            )
+        except ValueError as exc:
+            raise ConfigError(
+                f"gnss.date_floor: expected YYYY-MM-DD, got {cfg['gnss.date_floor']!r}"
+            ) from exc
         sources.append(
             GnssSource(
                 cfg["gnss.url"],
                 baudrate=cfg["gnss.baudrate"],
                 stall_timeout_s=cfg["gnss.stall_timeout_s"],
                 allow_missing_checksum=cfg["gnss.allow_missing_checksum"],
+                max_sentence_chars=cfg["gnss.max_sentence_chars"],
+                date_floor=floor,
+                backoff_max_s=cfg["gnss.backoff_max_s"],
             )
         )
     if cfg["can.enabled"]:
