@@ -28,7 +28,7 @@ import isotp
 from agent.decode import obd
 from agent.decode.can_decoder import CanDecoder
 from agent.model import Signal
-from agent.sources.base import Emit, Source
+from agent.sources.base import ThreadedSource
 
 BACKOFF_START_S = 0.5
 BACKOFF_MAX_S = 30.0
@@ -44,32 +44,15 @@ def _copy(counter: Counter[str]) -> dict[str, int]:
     return {}
 
 
-class _BusSource(Source):
+class _BusSource(ThreadedSource):
     """Thread, bus lifecycle, health counters and backoff shared by both sources."""
 
     def __init__(self, bus_config: dict[str, Any], name: str) -> None:
+        super().__init__(name)
         self.bus_config = dict(bus_config)
-        self.name = name
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._emit: Emit | None = None
         self._lock = threading.Lock()
         self._health: dict[str, Any] = {"connected": False, "bus_errors": 0, "last_error": None}
         self.counts: Counter[str] = Counter()
-
-    def start(self, emit: Emit) -> None:
-        if self._thread is not None:
-            raise RuntimeError(f"{self.name} already started")
-        self._emit = emit
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._run_forever, name=self.name, daemon=True)
-        self._thread.start()
-
-    def stop(self, timeout: float = 5.0) -> None:
-        self._stop.set()
-        thread, self._thread = self._thread, None
-        if thread is not None:
-            thread.join(timeout)
 
     def health(self) -> dict[str, Any]:
         with self._lock:
@@ -87,7 +70,7 @@ class _BusSource(Source):
             self._health["last_error"] = f"{type(exc).__name__}: {exc}"
             self._health["connected"] = False
 
-    def _run_forever(self) -> None:
+    def _run(self) -> None:
         backoff = BACKOFF_START_S
         while not self._stop.is_set():
             try:

@@ -28,7 +28,7 @@ from agent.decode.nmea import NmeaDecoder
 from agent.decode.nmea_epoch import SOFTWARE_DATE_FLOOR, ClockParams
 from agent.decode.nmea_framer import DEFAULT_MAX_CHARS
 from agent.model import Position
-from agent.sources.base import Emit, Source
+from agent.sources.base import ThreadedSource
 from agent.stages.quality import QualityChecker, QualityParams
 
 log = logging.getLogger(__name__)
@@ -40,7 +40,7 @@ class _Stalled(Exception):
     pass
 
 
-class GnssSource(Source):
+class GnssSource(ThreadedSource):
     """Read NMEA from ``url``: a device path (``/dev/ttyUSB0``) or a pyserial URL
     (``socket://host:port``, ``rfc2217://host:port``).
 
@@ -81,7 +81,7 @@ class GnssSource(Source):
         self.backoff_max_s = backoff_max_s
         self.read_timeout_s = read_timeout_s
         self.epoch_idle_s = epoch_idle_s
-        self.name = name
+        super().__init__(name)
         self._decoder = NmeaDecoder(
             allow_missing_checksum=allow_missing_checksum,
             max_chars=max_sentence_chars,
@@ -90,9 +90,6 @@ class GnssSource(Source):
         )
         self._quality = QualityChecker(quality) if quality is not None else None
         self._lock = threading.Lock()  # guards the decoder and the state below
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._emit: Emit | None = None
         self._connected = False
         self._stalled = False
         self._opens = 0
@@ -101,20 +98,6 @@ class GnssSource(Source):
         self._emit_errors = 0
 
     # ------------------------------------------------------------------ contract
-    def start(self, emit: Emit) -> None:
-        if self._thread is not None:
-            raise RuntimeError(f"{self.name}: already started")
-        self._emit = emit
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name=f"{self.name}-reader", daemon=True)
-        self._thread.start()
-
-    def stop(self, timeout: float = 5.0) -> None:
-        self._stop.set()
-        thread, self._thread = self._thread, None
-        if thread is not None:
-            thread.join(timeout)
-
     def health(self) -> dict[str, Any]:
         """State and counters. ``gnss_time``: last trusted receiver UTC (``utc_ms``), the
         ``time.monotonic()`` instant it was read (``mono``) and its age in s, so GNSS UTC
