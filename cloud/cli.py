@@ -40,6 +40,7 @@ examples:
   FLEETWIRE_DATABASE_URL=postgresql://postgres@127.0.0.1/fleet fleetwire-cloud migrate
   fleetwire-cloud openapi > openapi.json
   fleetwire-cloud hos evaluate duty_log.json
+  fleetwire-cloud deliver                     # webhook/MQTT alert delivery worker only
 """
 
 
@@ -85,6 +86,13 @@ def build_parser() -> argparse.ArgumentParser:
     _api_options(p)
     _mqtt_options(p)
     p.add_argument("--broker-port", type=int, help="embedded broker port (default 1883)")
+    p = add(
+        "deliver",
+        "Run only the alert delivery worker: webhooks from the outbox (and the MQTT alerts "
+        "topic when FLEETWIRE_MQTT_URL is set).",
+        "FLEETWIRE_DATABASE_URL=postgresql://postgres@127.0.0.1/fleet fleetwire-cloud deliver",
+    )
+    _mqtt_options(p)
     p = add("migrate", "Create or upgrade the database schema.", "fleetwire-cloud migrate")
     p.add_argument("--revision", default="head", help="target revision (default: head)")
     p = add(
@@ -164,6 +172,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _ingest(settings)
         if args.command == "run":
             return _run(settings)
+        if args.command == "deliver":
+            return _deliver(settings)
     except CliError as exc:
         print(f"fleetwire-cloud {args.command}: {exc}", file=sys.stderr)
         return EXIT_FAIL
@@ -266,6 +276,52 @@ def _raise_interrupt(_signum: int, _frame: Any) -> None:
     raise KeyboardInterrupt
 
 
+def _start_delivery(settings: Any, engine: Any, broker_url: str) -> Any:
+    """Start the alert delivery worker thread (webhooks; MQTT alerts topic when a broker is known)."""
+    from cloud.alerts.delivery import DeliveryWorker, RetryPolicy
+
+    publisher = None
+    if broker_url and settings.alerts_mqtt_topic_enabled:
+        from cloud.alerts.mqtt_out import AlertsMqttPublisher
+
+        try:
+            publisher = AlertsMqttPublisher.from_url(
+                broker_url, f"{settings.ingest_client_id}-alerts"
+            )
+        except (ValueError, OSError) as exc:
+            log.warning(kv("alerts_mqtt_disabled", error=str(exc)))
+    worker = DeliveryWorker(
+        engine,
+        poll_s=settings.webhook_poll_s,
+        policy=RetryPolicy(max_attempts=settings.webhook_max_attempts),
+        mqtt_publisher=publisher,
+    )
+    worker.start()
+    return worker
+
+
+def _stop_delivery(worker: Any) -> None:
+    worker.stop()
+    if worker.mqtt_publisher is not None:
+        worker.mqtt_publisher.close()
+
+
+def _deliver(settings: Any) -> int:
+    engine = _open_engine(settings)
+    _migrate(settings, engine=engine)
+    done = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: done.set())
+    worker = _start_delivery(settings, engine, settings.mqtt_url)
+    log.info(kv("delivery_started", poll_s=settings.webhook_poll_s))
+    try:
+        done.wait()
+    finally:
+        _stop_delivery(worker)
+        engine.dispose()
+    return EXIT_OK
+
+
 def _serve(settings: Any) -> int:
     from cloud.api.app import create_app
     from cloud.metrics import Metrics
@@ -273,9 +329,11 @@ def _serve(settings: Any) -> int:
     engine = _open_engine(settings)
     _migrate(settings, engine=engine)
     print(f"API on http://{settings.api_host}:{settings.api_port}  (docs: /docs)", flush=True)
+    worker = _start_delivery(settings, engine, settings.mqtt_url)
     try:
         _uvicorn(create_app(settings, engine=engine, metrics=Metrics()), settings)
     finally:
+        _stop_delivery(worker)
         engine.dispose()
     return EXIT_OK
 
@@ -323,6 +381,7 @@ def _run(settings: Any) -> int:
     metrics = Metrics()
     consumer = _make_consumer(settings, engine, metrics, broker_url)
     consumer.start()
+    worker = _start_delivery(settings, engine, broker_url)
     try:
         if not consumer.wait_connected(10):
             log.warning(kv("ingest_not_connected_yet", broker=broker_url, retrying=True))
@@ -338,6 +397,7 @@ def _run(settings: Any) -> int:
         )
         _uvicorn(app, settings)
     finally:
+        _stop_delivery(worker)
         consumer.stop()
         if broker is not None:
             broker.stop()

@@ -56,6 +56,15 @@ class Settings(BaseSettings):
         7 * 24 * 3600, description="MQTT 5 session expiry (seconds) of the consumer's session."
     )
     log_level: str = Field("INFO", description="Python log level (DEBUG, INFO, WARNING, ...).")
+    webhook_poll_s: float = Field(
+        1.0, gt=0, description="How often the webhook delivery worker looks for due deliveries (s)."
+    )
+    webhook_max_attempts: int = Field(
+        15, ge=1, description="Webhook attempts (exponential backoff) before a delivery is dead."
+    )
+    alerts_mqtt_topic_enabled: bool = Field(
+        True, description="Publish alert events to fw/v1/{fleet}/alerts when a broker is known."
+    )
 
     @field_validator("database_url")
     @classmethod
