@@ -255,10 +255,23 @@ def fleet_threshold_rules(conn: sa.Connection, fleet_id: str) -> list[thr.Thresh
     return out
 
 
+# How far a window's engine-speed samples can reach the samples of a rule's signal.
+SIGNAL_MARGIN_MS = 10 * 60 * 1000
+
+
 def process_thresholds(
     conn: sa.Connection, fleet_id: str, device_id: str, ws: int, we: int, now_ms: int
 ) -> None:
     for rule in fleet_threshold_rules(conn, fleet_id):
+        names = (rule.signal, thr.RPM) if rule.when_running else (rule.signal,)
+        # A rule's episodes are made of samples of its own signal (engine speed only says
+        # whether those count): with none in or near the window, nothing can change, and
+        # the searches below would scan every sample in vain.
+        margin = SIGNAL_MARGIN_MS if rule.when_running else 0
+        if not mstore.any_reading(
+            conn, fleet_id, device_id, (rule.signal,), ws - margin, we + margin
+        ):
+            continue
         # Start at the last sample before the window that clears the rule (the state is
         # surely "inactive" there) or, with none, at the first sample ever; stop at the
         # first clearing sample after it, or where the signal's samples end.
@@ -268,7 +281,6 @@ def process_thresholds(
         hi = _clear_sample(conn, fleet_id, device_id, rule, we, before=False)
         if hi is None:
             hi = mstore.has_reading(conn, fleet_id, device_id, rule.signal, after_ms=we) or we
-        names = (rule.signal, thr.RPM) if rule.when_running else (rule.signal,)
         rows = mstore.engine_samples_with(conn, fleet_id, device_id, names, lo, hi)
         samples = ((r.time_ms, r.data) for r in rows if isinstance(r.data, dict))
         for ep in thr.episodes(rule, samples):

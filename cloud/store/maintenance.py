@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -185,6 +186,28 @@ def engine_samples_with(
     if end_ms is not None:
         q = q.where(t.c.time_ms <= end_ms)
     return list(conn.execute(q.order_by(*_ORDER)))
+
+
+def any_reading(
+    conn: sa.Connection,
+    fleet_id: str,
+    device_id: str,
+    names: Sequence[str],
+    start_ms: int,
+    end_ms: int,
+) -> bool:
+    """Whether any engine sample in [start_ms, end_ms] carries one of ``names`` (a bounded,
+    indexed look: the cheap test before any unbounded search)."""
+    t = records
+    q = sa.select(t.c.time_ms).where(
+        t.c.fleet_id == fleet_id,
+        t.c.device_id == device_id,
+        t.c.kind == "engine",
+        t.c.time_ms >= start_ms,
+        t.c.time_ms <= end_ms,
+        sa.or_(*(_value(n).is_not(None) for n in names)),
+    )
+    return conn.execute(q.limit(1)).first() is not None
 
 
 def has_reading(
