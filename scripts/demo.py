@@ -28,7 +28,7 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
-DEVICE, FLEET = "demo-truck-01", "default"
+DEVICE, FLEET, DRIVER = "demo-truck-01", "default", "DEMO01"
 
 
 def free_port(preferred: int) -> int:
@@ -44,6 +44,17 @@ def free_port(preferred: int) -> int:
 
 def get_json(url: str) -> Any:
     with urllib.request.urlopen(url, timeout=5) as resp:
+        return json.load(resp)
+
+
+def send_json(method: str, url: str, body: dict[str, Any]) -> Any:
+    req = urllib.request.Request(
+        url,
+        data=json.dumps(body).encode(),
+        method=method,
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(req, timeout=5) as resp:
         return json.load(resp)
 
 
@@ -74,15 +85,17 @@ def main() -> int:
     api_port = free_port(args.api_port)
     broker_port = free_port(1883)
     can_port = free_port(43113)
+    driver_port = free_port(8081)
     api = f"http://127.0.0.1:{api_port}"
     procs: list[tuple[str, subprocess.Popen[bytes]]] = []
     logs = {name: open(data / f"{name}.log", "wb") for name in ("cloud", "sim", "agent")}  # noqa: SIM115
 
     def stop_all(*_: Any) -> None:
-        for _name, proc in reversed(procs):
+        # agent first (it commits and waits for its last PUBACKs), then the truck, then
+        # the cloud with its broker
+        for name, proc in reversed(procs):
             if proc.poll() is None:
                 proc.send_signal(signal.SIGTERM)
-        for name, proc in reversed(procs):
             try:
                 proc.wait(15)
             except subprocess.TimeoutExpired:
@@ -139,6 +152,9 @@ def main() -> int:
                 str(can_port),
                 "--idle-before-s",
                 "30",
+                # a coolant-temperature fault (J1939 SPN 110, FMI 0) after two simulated minutes
+                "--fault",
+                "110:0:120",
             ],
             stdout=subprocess.PIPE,
             stderr=logs["sim"],
@@ -158,6 +174,7 @@ def main() -> int:
             f'[outbox]\npath = "{data / "outbox.db"}"\n'
             f'[uplink]\nmqtt_url = "mqtt://127.0.0.1:{broker_port}"\nbatch_max_age_s = 1.0\n'
             f"status_period_s = 10\n"
+            f'[eld]\nenabled = true\nstore_path = "{data / "eld.db"}"\nui_port = {driver_port}\n'
         )
         print(f"starting the agent (config {agent_cfg.relative_to(REPO)})...")
         procs.append(
@@ -171,8 +188,27 @@ def main() -> int:
             )
         )
 
+        # the driver: known to the cloud (HOS settings), logged in on the truck's driver page
+        send_json(
+            "PUT",
+            f"{api}/v1/drivers/{DRIVER}",
+            {"name": "Demo Driver", "home_terminal_tz": "America/Chicago"},
+        )
+        driver_page = f"http://127.0.0.1:{driver_port}"
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                send_json("POST", f"{driver_page}/api/login", {"driver_id": DRIVER})
+                break
+            except (urllib.error.URLError, OSError):
+                if time.monotonic() > deadline:
+                    print("the agent's driver page did not come up; see data/demo/agent.log")
+                    break
+                time.sleep(0.3)
+
         print(f"""
 API:      {api}      (interactive docs: {api}/docs)
+driver:   {driver_page}      (the in-cab page: duty status, log in / out)
 logs:     data/demo/{{cloud,sim,agent}}.log
 
 try, in another terminal:
@@ -180,6 +216,8 @@ try, in another terminal:
   curl -s {api}/v1/vehicles/{DEVICE}/latest
   curl -s '{api}/v1/vehicles/{DEVICE}/positions?limit=5'
   curl -s '{api}/v1/vehicles/{DEVICE}/engine?limit=3'
+  curl -s {api}/v1/drivers/{DRIVER}/hos/clocks
+  curl -s '{api}/v1/alerts?status=open'
 
 Ctrl-C stops everything.
 """)
