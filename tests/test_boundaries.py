@@ -105,3 +105,57 @@ def test_nothing_imports_the_composition_roots() -> None:
             rel = str(path.relative_to(REPO))
             used = imports_of(path) & roots
             assert not used or rel in allowed_importers, f"{rel} imports {used}"
+
+
+# import name -> distribution, for the packages the code uses
+DISTRIBUTIONS = {
+    "serial": "pyserial",
+    "pynmea2": "pynmea2",
+    "can": "python-can",
+    "isotp": "can-isotp",
+    "cantools": "cantools",
+    "sqlite_utils": "sqlite-utils",
+    "paho": "paho-mqtt",
+    "fastapi": "fastapi",
+    "uvicorn": "uvicorn",
+    "sqlalchemy": "sqlalchemy",
+    "alembic": "alembic",
+    "psycopg": "psycopg",
+    "pydantic": "pydantic",
+    "pydantic_settings": "pydantic-settings",
+    "amqtt": "amqtt",
+    "msgpack": "msgpack",
+    "starlette": "fastapi",
+}
+
+
+def _extra(name: str) -> set[str]:
+    import re
+    import tomllib
+
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    deps = project["optional-dependencies"][name]
+    return {re.split(r"[<>=\[ ;]", d, maxsplit=1)[0].lower() for d in deps}
+
+
+@pytest.mark.parametrize(
+    ("package", "extra"), [("agent", "agent"), ("cloud", "cloud"), ("sim", "sim")]
+)
+def test_each_install_extra_covers_what_its_package_imports(package: str, extra: str) -> None:
+    """`pip install fleetwire[agent]` must be enough for the agent, and so on."""
+    provided = _extra(extra)
+    own = {"agent", "cloud", "wire", "sim"}
+    for path in modules(package):
+        for name in imports_of(path):
+            root = top(name)
+            if root in STDLIB or root in own or root == "__future__":
+                continue
+            dist = DISTRIBUTIONS.get(root)
+            assert dist is not None, (
+                f"{path.relative_to(REPO)} imports {root}: add it to DISTRIBUTIONS"
+            )
+            assert dist in provided, f"{path.relative_to(REPO)} needs {dist} in the [{extra}] extra"
+
+
+def test_the_agent_extra_stays_light() -> None:
+    assert not _extra("agent") & {"fastapi", "sqlalchemy", "alembic", "uvicorn", "pydantic"}
