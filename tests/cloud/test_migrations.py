@@ -41,3 +41,30 @@ def test_postgres_urls_use_psycopg() -> None:
     assert normalise_database_url("postgresql://u@h/db") == "postgresql+psycopg://u@h/db"
     assert normalise_database_url("postgres://u@h/db") == "postgresql+psycopg://u@h/db"
     assert normalise_database_url("sqlite:///x.db") == "sqlite:///x.db"
+
+
+def test_concurrent_migrations_take_turns(db_url: str) -> None:
+    """Two workers starting at once must not both create the schema."""
+    import threading
+
+    from cloud.db.engine import create_engine
+    from cloud.db.migrate import current_revision, upgrade
+
+    engines = [create_engine(db_url) for _ in range(3)]
+    errors: list[BaseException] = []
+
+    def migrate(engine):  # type: ignore[no-untyped-def]
+        try:
+            upgrade(engine)
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=migrate, args=(e,)) for e in engines]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert not errors, errors
+    assert current_revision(engines[0]) is not None
+    for e in engines:
+        e.dispose()
