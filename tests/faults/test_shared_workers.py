@@ -38,9 +38,8 @@ def _batches(log: Path) -> int:
 
 
 def test_two_shared_workers_on_postgres_one_redeployed(
-    tmp_path: Path, mqtt_broker: tuple[str, int], pg_url: str, unique_id: str
+    tmp_path: Path, mqtt_broker: tuple[str, int], pg_url: str, unique_id: str, procs: Processes
 ) -> None:
-    procs = Processes(tmp_path)
     fleet, can_port = f"w{unique_id}", free_port()
     sim = make_sim(20, 300, can_port)
     outbox = tmp_path / "outbox.db"
@@ -72,10 +71,6 @@ def test_two_shared_workers_on_postgres_one_redeployed(
         assert sim.wait_finished(60)
     finally:
         sim.stop()
-    try:
-        rows = assert_cloud_equals_outbox(outbox, pg_url, fleet)
-        assert len(rows) > 100
-        assert sum(r["sent"] for r in outbox_rows(outbox)) == len(rows)
-    finally:
-        procs.stop_all()
-        procs.dump_logs()
+    rows = assert_cloud_equals_outbox(outbox, pg_url, fleet)
+    assert len(rows) > 100
+    assert sum(r["sent"] for r in outbox_rows(outbox)) == len(rows)

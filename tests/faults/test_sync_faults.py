@@ -75,14 +75,6 @@ def assert_cloud_equals_outbox(
     return rows
 
 
-@pytest.fixture
-def procs(tmp_path: Path) -> Any:
-    p = Processes(tmp_path)
-    yield p
-    p.stop_all()
-    p.dump_logs()
-
-
 def test_agent_killed_mid_stream_and_restarted(
     tmp_path: Path, mqtt_broker: tuple[str, int], procs: Processes, unique_id: str
 ) -> None:
@@ -112,8 +104,10 @@ def test_agent_killed_mid_stream_and_restarted(
     assert len({r["boot_id"] for r in rows}) == 2, "the restart is a new boot"
 
 
-def test_broker_stopped_and_started_again(tmp_path: Path, procs: Processes, unique_id: str) -> None:
-    broker = PrivateMosquitto(tmp_path)
+def test_broker_stopped_and_started_again(
+    tmp_path: Path, procs: Processes, unique_id: str, private_mosquitto: PrivateMosquitto
+) -> None:
+    broker = private_mosquitto
     broker.start()
     fleet, db_url, can_port = f"b{unique_id}", f"sqlite:///{tmp_path / 'cloud.db'}", free_port()
     procs.ingest(db_url, broker.url, f"ingest-{unique_id}", fleet)
@@ -149,9 +143,9 @@ def test_broker_stopped_and_started_again(tmp_path: Path, procs: Processes, uniq
 
 
 def test_ingest_down_while_records_pile_up_in_the_broker(
-    tmp_path: Path, procs: Processes, unique_id: str
+    tmp_path: Path, procs: Processes, unique_id: str, private_mosquitto: PrivateMosquitto
 ) -> None:
-    broker = PrivateMosquitto(tmp_path)
+    broker = private_mosquitto
     broker.start()
     fleet, db_url, can_port = f"i{unique_id}", f"sqlite:///{tmp_path / 'cloud.db'}", free_port()
     client_id = f"ingest-{unique_id}"
@@ -189,9 +183,9 @@ def test_ingest_down_while_records_pile_up_in_the_broker(
 
 
 def test_offline_past_the_disk_cap_keeps_eld_and_faults(
-    tmp_path: Path, procs: Processes, unique_id: str
+    tmp_path: Path, procs: Processes, unique_id: str, private_mosquitto: PrivateMosquitto
 ) -> None:
-    broker = PrivateMosquitto(tmp_path)  # not started: the truck is in a dead zone
+    broker = private_mosquitto  # not started yet: the truck is in a dead zone
     fleet, db_url, can_port = f"d{unique_id}", f"sqlite:///{tmp_path / 'cloud.db'}", free_port()
     sim = make_sim(60, 36_000, can_port, faults=["110:0:120", "100:1:300"])
     sim.start()
@@ -210,7 +204,16 @@ def test_offline_past_the_disk_cap_keeps_eld_and_faults(
                 extra=f'[eld]\nenabled = true\nstore_path = "{tmp_path / "eld.db"}"\nui_port = 0\n',
             )
         )
-        assert sim.wait_finished(60)
+
+        # drive on, offline, until the cap has forced an eviction and both faults are in
+        def capped() -> bool:
+            rows = outbox_rows(outbox)
+            lanes = Counter(r["lane"] for r in rows)
+            return lanes["fault"] >= 2 and any(
+                r["kind"] == "event" and r["data"].get("name") == "outbox_evicted" for r in rows
+            )
+
+        wait_for(capped, 120, "the outbox to reach its cap with both faults recorded")
         time.sleep(1.0)
     finally:
         sim.stop()
