@@ -24,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+import os
 import shutil
 import sqlite3
 import time
@@ -150,11 +151,15 @@ class OutboxWriter:
         self.evicted = 0
 
     def _next_boot_id(self) -> int:
-        # Unix seconds at start, and always above the last one: a replaced outbox on a
-        # device with a sane clock still gets a boot id the cloud has never seen.
+        # Unix seconds at start, and always above every boot id this device used before:
+        # the outbox's own record, a copy kept beside it (which outlives a damaged outbox)
+        # and the boot ids of records still in it. A boot id the cloud has seen would make
+        # it drop the new records as duplicates.
         row = self.db.execute("SELECT value FROM meta WHERE key = 'boot_id'").fetchone()
-        last = int(row[0]) if row else 0
+        newest = self.db.execute("SELECT COALESCE(MAX(boot_id), 0) FROM records").fetchone()[0]
+        last = max(int(row[0]) if row else 0, int(newest), read_boot_file(self.path))
         boot_id = max(last + 1, int(time.time()))
+        write_boot_file(self.path, boot_id)
         self.db.execute("BEGIN IMMEDIATE")
         self.db.execute(
             "INSERT OR REPLACE INTO meta (key, value) VALUES ('boot_id', ?)", [str(boot_id)]
@@ -456,6 +461,29 @@ class OutboxReader:
         self.db.close()
 
 
+def _boot_file(path: Path) -> Path:
+    return path.with_name(path.name + ".boot")
+
+
+def read_boot_file(path: Path) -> int:
+    """The last boot id written beside the outbox (0 when there is none or it is unreadable)."""
+    try:
+        return int(_boot_file(path).read_text().strip() or 0)
+    except (OSError, ValueError):
+        return 0
+
+
+def write_boot_file(path: Path, boot_id: int) -> None:
+    """Durably record ``boot_id`` beside the outbox (write, fsync, rename)."""
+    target = _boot_file(path)
+    tmp = target.with_name(target.name + ".tmp")
+    with open(tmp, "w") as fh:
+        fh.write(f"{boot_id}\n")
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, target)
+
+
 def recover(path: str | Path) -> tuple[Path, int]:
     """Move a damaged outbox aside and copy every readable record into a fresh one.
 
@@ -492,6 +520,7 @@ def recover(path: str | Path) -> tuple[Path, int]:
         old.close()
     except sqlite3.DatabaseError:
         pass
+    last_boot = max([last_boot, read_boot_file(path), *(row[0] for row in salvaged)])
     db = _connect(path)
     migrations.apply(db)
     db.execute("BEGIN IMMEDIATE")

@@ -33,6 +33,16 @@ POSITION_FIELDS: tuple[tuple[str, int], ...] = (
 )
 POSITION_FLAGS = ("valid",)  # booleans carried as bits
 
+# Quality flags the agent may set on a position (``data["flags"]``). These three make
+# the position unusable; the others (``few_sats``, ``high_hdop``) only make it less exact.
+UNTRUSTED_FLAGS = frozenset({"no_fix", "zero_position", "jump"})
+
+
+def position_is_trusted(data: dict[str, Any]) -> bool:
+    """True when a position may be used: not marked invalid, no disqualifying flag."""
+    flags = data.get("flags") or ()
+    return data.get("valid", True) is not False and not UNTRUSTED_FLAGS.intersection(flags)
+
 
 def quantize_position(data: dict[str, Any]) -> dict[str, Any]:
     """Round the numeric position fields to their wire resolution (returns a new dict)."""

@@ -14,20 +14,16 @@ from typing import Any
 
 from agent.errors import ConfigError
 from agent.model import Position
+from wire.records import UNTRUSTED_FLAGS, position_is_trusted
 
 FLAG_NO_FIX = "no_fix"  # receiver says invalid / no fix, or no coordinates
 FLAG_FEW_SATS = "few_sats"  # fewer satellites used than min_sats
 FLAG_HIGH_HDOP = "high_hdop"  # horizontal dilution of precision above max_hdop
 FLAG_ZERO_POSITION = "zero_position"  # 0,0: a receiver default, not a place
 FLAG_JUMP = "jump"  # distance from the last good fix implies an impossible speed
-# Flags that make a fix's position unusable; few_sats / high_hdop only make it less exact.
-UNTRUSTED_FLAGS = frozenset({FLAG_NO_FIX, FLAG_ZERO_POSITION, FLAG_JUMP})
-
-
-def is_trusted(data: dict[str, object]) -> bool:
-    """True when a fix's position may be used (valid and no disqualifying flag)."""
-    flags = data.get("flags") or ()
-    return data.get("valid", True) is not False and not UNTRUSTED_FLAGS.intersection(flags)  # type: ignore[arg-type]
+# Which flags make a position unusable is part of the wire contract (the cloud reads it).
+is_trusted = position_is_trusted
+assert {FLAG_NO_FIX, FLAG_ZERO_POSITION, FLAG_JUMP} == UNTRUSTED_FLAGS
 
 
 EARTH_RADIUS_M = 6_371_008.8

@@ -15,8 +15,8 @@ from typing import Any
 
 from cloud.adherence.geometry import Path, haversine_m
 from cloud.adherence.plan import Plan, Stop
+from wire.records import UNTRUSTED_FLAGS
 
-UNTRUSTED_FLAGS = frozenset({"no_fix", "zero_position", "jump"})  # position unusable
 LOW_QUALITY_FLAGS = frozenset({"few_sats", "high_hdop"})  # usable, but never triggers off-route
 
 ETA_EVERY_MS = 30_000  # ETAs are re-evaluated at most this often (event time)

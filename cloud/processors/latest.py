@@ -12,6 +12,7 @@ import sqlalchemy as sa
 
 from cloud.store import positions as pos_store
 from cloud.store import records as rec_store
+from wire.records import position_is_trusted
 
 
 def process(
@@ -43,6 +44,11 @@ def _newest_fix(
 ) -> Any:
     # A position without a usable fix never becomes "latest"; walk back from the newest.
     for row in pos_store.positions_between(conn, fleet_id, device_id, start_ms, end_ms)[::-1]:
-        if row.lat is not None and row.lon is not None and row.valid is not False:
+        if (
+            row.lat is not None
+            and row.lon is not None
+            and row.valid is not False
+            and position_is_trusted(row.data or {})
+        ):
             return row
     return None

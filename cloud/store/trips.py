@@ -8,6 +8,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from cloud.db.tables import idle_periods, positions, records, trips
+from wire.records import position_is_trusted
 
 ODOMETER = "Vehicle.TraveledDistance"  # km
 
@@ -96,12 +97,16 @@ def position_stats(
         sa.or_(t.c.valid.is_(None), t.c.valid),
     ]
     order = (t.c.time_ms, t.c.boot_id, t.c.seq)
-    first = conn.execute(
-        sa.select(t.c.lat, t.c.lon).where(*fixed).order_by(*order).limit(1)
-    ).first()
-    last = conn.execute(
-        sa.select(t.c.lat, t.c.lon).where(*fixed).order_by(*(c.desc() for c in order)).limit(1)
-    ).first()
+
+    def first_trusted(ordering: Any) -> Any:
+        # Fixes the agent flagged unusable (0,0, jumps) are rare: look a little further.
+        rows = conn.execute(
+            sa.select(t.c.lat, t.c.lon, t.c.data).where(*fixed).order_by(*ordering).limit(50)
+        ).all()
+        return next((r for r in rows if position_is_trusted(r.data or {})), None)
+
+    first = first_trusted(order)
+    last = first_trusted(tuple(c.desc() for c in order))
     return {"count": count, "max_speed_mps": max_speed, "first": first, "last": last}
 
 
@@ -110,7 +115,7 @@ def fixed_track(
 ) -> list[tuple[float, float]]:
     """(lat, lon) of the valid fixes in [start_ms, end_ms], in event-time order."""
     t = positions
-    q = sa.select(t.c.lat, t.c.lon).where(
+    q = sa.select(t.c.lat, t.c.lon, t.c.data).where(
         t.c.fleet_id == fleet_id,
         t.c.device_id == device_id,
         t.c.time_ms >= start_ms,
@@ -120,7 +125,8 @@ def fixed_track(
     )
     if end_ms is not None:
         q = q.where(t.c.time_ms <= end_ms)
-    return [(r.lat, r.lon) for r in conn.execute(q.order_by(t.c.time_ms, t.c.boot_id, t.c.seq))]
+    rows = conn.execute(q.order_by(t.c.time_ms, t.c.boot_id, t.c.seq))
+    return [(r.lat, r.lon) for r in rows if position_is_trusted(r.data or {})]
 
 
 def odometer_span_km(

@@ -156,10 +156,24 @@ def test_corrupt_outbox_gives_advice_and_recover_salvages(tmp_path: Path) -> Non
     with pytest.raises(OutboxError, match="outbox-recover"):
         OutboxWriter(path)
     aside, salvaged = recover(path)
-    assert aside.exists() and salvaged >= 0
-    fresh = OutboxWriter(path)  # usable again, and never reuses an old boot id
-    assert fresh.boot_id > boot or salvaged == 0
+    assert aside.exists()
+    assert salvaged == 0  # the schema page is gone: no record can be read back
+    fresh = OutboxWriter(path)  # usable again, within the same second even...
+    assert fresh.boot_id > boot  # ...and never under a boot id the cloud has seen
     fresh.close()
+
+
+def test_boot_ids_never_repeat_when_the_outbox_is_replaced(tmp_path: Path) -> None:
+    path = tmp_path / "o.db"
+    first = OutboxWriter(path)
+    first.close()
+    # a new outbox within the same second (or with a clock that went back)
+    path.unlink()
+    for side in ("-wal", "-shm"):
+        Path(str(path) + side).unlink(missing_ok=True)
+    second = OutboxWriter(path)
+    assert second.boot_id > first.boot_id
+    second.close()
 
 
 def test_recover_keeps_every_unsent_record_of_a_readable_file(tmp_path: Path) -> None:

@@ -27,7 +27,7 @@ from cloud.store import vehicles as veh_store
 from tests.cloud.derived import derived_results
 from tests.cloud.factories import T0, batches, drive, event, payload, position, up
 from tests.cloud.factories import engine as engine_rec
-from wire import Batch, encode_batch, topic_for
+from wire import Batch, Record, encode_batch, topic_for
 
 
 def count(eng: Engine, table: sa.Table, **where: Any) -> int:
@@ -252,6 +252,26 @@ def test_latest_is_not_overwritten_by_older_data(engine: Engine) -> None:
         signals = {s.name: s.value for s in pos_store.latest_signal_values(conn, "f", "d")}
     assert (latest.seq, latest.data["lat"]) == (5, 45.5)
     assert signals["Vehicle.Speed"] == 30
+
+
+def test_positions_flagged_unusable_never_become_latest(engine: Engine) -> None:
+    handler = IngestHandler(engine)
+    good = position(1, T0, 45.0, 7.0, 5.0)
+    jump = position(2, T0 + 1000, 46.0, 8.0, 5.0)
+    zero = position(3, T0 + 2000, 0.0, 0.0, 0.0)
+    thin = position(4, T0 + 3000, 45.0001, 7.0, 5.0)  # less exact, still usable
+    records = (
+        good,
+        Record(jump.kind, jump.seq, jump.time_ms, {**jump.data, "flags": ["jump"]}),
+        Record(zero.kind, zero.seq, zero.time_ms, {**zero.data, "flags": ["zero_position"]}),
+    )
+    handler.handle(up("f", "d"), payload(Batch("d", 1, records)))
+    with engine.connect() as conn:
+        assert pos_store.latest_position(conn, "f", "d").seq == 1
+    few_sats = Record(thin.kind, thin.seq, thin.time_ms, {**thin.data, "flags": ["few_sats"]})
+    handler.handle(up("f", "d"), payload(Batch("d", 1, (few_sats,))))
+    with engine.connect() as conn:
+        assert pos_store.latest_position(conn, "f", "d").seq == 4
 
 
 def test_sequence_gaps_per_boot(engine: Engine) -> None:
