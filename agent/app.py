@@ -16,6 +16,7 @@ from typing import Any
 
 from agent.clock import GnssClock
 from agent.config import Config
+from agent.errors import AgentError
 from agent.outbox import OutboxReader, OutboxWriter
 from agent.pipeline import Pipeline
 from agent.sources.base import Source
@@ -209,6 +210,9 @@ class Agent:
         self.start()
         try:
             while not done.wait(1.0):
-                pass
+                if not self.pipeline.alive:
+                    # Without a pipeline nothing is recorded: stop, so the service manager
+                    # restarts the agent (unsent records wait in the outbox).
+                    raise AgentError(f"the pipeline stopped: {self.pipeline.died!r}")
         finally:
             self.stop()

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import math
 import os
 import shutil
@@ -40,6 +41,7 @@ from agent.errors import OutboxError
 from agent.model import LANE_EVENT, LANE_SAMPLE, LANE_SYSTEM, NEVER_EVICTED
 from wire.records import KIND_EVENT, KIND_POSITION
 
+log = logging.getLogger("fleetwire.agent.outbox")
 migrations = Migrations("fleetwire-outbox")
 
 
@@ -73,6 +75,17 @@ def m001_records(db: sqlite_utils.Database) -> None:
             "seq_spans": str,
         },
         pk="id",
+    )
+
+
+@migrations()
+def m002_dead_letters(db: sqlite_utils.Database) -> None:
+    # Records the wire codec refused (a bug upstream): kept for a human, never resent.
+    db.execute(
+        """CREATE TABLE dead_letters (
+            id INTEGER PRIMARY KEY, boot_id INTEGER, seq INTEGER, kind TEXT, lane TEXT,
+            time_ms INTEGER, data TEXT, reason TEXT, at_ms INTEGER
+        )"""
     )
 
 
@@ -211,7 +224,12 @@ class OutboxWriter:
         self._pending.clear()
         self._pending_since = None
         self.committed += len(rows)
-        self.enforce_cap()
+        try:
+            self.enforce_cap()
+        except sqlite3.DatabaseError as exc:
+            # The rows are committed; the cap is enforced again after the next commit.
+            self._rollback()
+            log.warning("event=outbox_cap_deferred error=%r", str(exc))
         return len(rows)
 
     def _rollback(self) -> None:
@@ -440,6 +458,17 @@ class OutboxReader:
             self.db.conn.executemany("DELETE FROM records WHERE id = ?", [(i,) for i in ids])
         self.db.execute("COMMIT")
 
+    def dead_letter(self, row_id: int, reason: str) -> None:
+        """Move a record the codec cannot carry out of the way (kept in ``dead_letters``)."""
+        self.db.execute("BEGIN IMMEDIATE")
+        self.db.execute(
+            "INSERT INTO dead_letters (id, boot_id, seq, kind, lane, time_ms, data, reason, at_ms) "
+            "SELECT id, boot_id, seq, kind, lane, time_ms, data, ?, ? FROM records WHERE id = ?",
+            [reason, int(time.time() * 1000), row_id],
+        )
+        self.db.execute("DELETE FROM records WHERE id = ?", [row_id])
+        self.db.execute("COMMIT")
+
     def stats(self) -> dict[str, Any]:
         lanes = dict(
             self.db.execute(
@@ -450,7 +479,9 @@ class OutboxReader:
             "SELECT MIN(time_ms) FROM records WHERE sent_ms IS NULL"
         ).fetchone()[0]
         evicted = self.db.execute("SELECT COALESCE(SUM(count), 0) FROM evictions").fetchone()[0]
+        dead = self.db.execute("SELECT COUNT(*) FROM dead_letters").fetchone()[0]
         return {
+            "dead_letters": int(dead),
             "unsent_by_lane": lanes,
             "unsent": sum(lanes.values()),
             "oldest_unsent_ms": oldest,

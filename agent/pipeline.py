@@ -13,15 +13,18 @@ never loses a record). The outbox's group-commit timer is served by the same thr
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import queue
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from agent.clock import GnssClock
+from agent.errors import OutboxError
 from agent.model import LANE_SAMPLE, NEVER_EVICTED, Event, Observation, Position, Signal
 from agent.outbox import OutboxWriter
 from wire.records import KIND_ENGINE, KIND_EVENT, KIND_POSITION, quantize_position
@@ -79,6 +82,8 @@ class Pipeline:
         self._thread: threading.Thread | None = None
         self._ready = threading.Event()
         self._error: BaseException | None = None
+        self.outbox_error: str | None = None  # the last write failure, while it lasts
+        self.died: BaseException | None = None
 
     # ------------------------------------------------------------ feeding
     def submit(self, obs: Observation | Event) -> None:
@@ -118,20 +123,39 @@ class Pipeline:
             return
         self._ready.set()
         outbox = self.outbox
+        backoff = 0.5
         try:
             while True:
                 due = outbox.due()
                 try:
                     item = self.queue.get(timeout=0.5 if due is None else max(due, 0.001))
                 except queue.Empty:
-                    outbox.maybe_flush()
-                    continue
+                    item = None
                 if item is _STOP:
                     break
-                self.handle(item)
-                outbox.maybe_flush()
+                try:
+                    if item is not None:
+                        self.handle(item)
+                    outbox.maybe_flush()
+                    backoff = 0.5
+                    self.outbox_error = None
+                except OutboxError as exc:
+                    # Disk full, I/O error, a lock held too long: what was appended stays
+                    # pending in memory and is committed by a later attempt.
+                    self.counters["outbox_errors"] += 1
+                    self.outbox_error = str(exc)
+                    log.error(
+                        "event=outbox_write_failed retry_in_s=%.1f error=%r", backoff, str(exc)
+                    )
+                    time.sleep(backoff)
+                    backoff = min(backoff * 2, 30.0)
+        except BaseException as exc:  # a bug: say so, and let the agent stop (it is restarted)
+            self.died = exc
+            log.exception("event=pipeline_died")
+            raise
         finally:
-            outbox.close()
+            with contextlib.suppress(OutboxError):
+                outbox.close()
 
     # ------------------------------------------------------------ stages
     def _stage(self, name: str, fn: Callable[..., Any], *args: Any) -> Any:
@@ -184,8 +208,14 @@ class Pipeline:
         )
         self.counters[f"events.{event.name}"] += 1
 
+    @property
+    def alive(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
     def health(self) -> dict[str, Any]:
         out: dict[str, Any] = dict(self.counters)
+        out["alive"] = self.alive
+        out["outbox_error"] = self.outbox_error
         out["queue_depth"] = self.queue.qsize()
         if self.outbox is not None:
             out["outbox_committed"] = self.outbox.committed

@@ -126,6 +126,7 @@ class Uplink:
             "encode_errors": 0,
         }
         self.last_error = ""
+        self._reader: OutboxReader | None = None
         self.client = self._make_client(tls_ca, keepalive_s)
 
     # ------------------------------------------------------------ paho set-up
@@ -206,7 +207,7 @@ class Uplink:
 
     # ------------------------------------------------------------ the thread
     def _run(self) -> None:
-        reader = self._reader_factory()
+        reader = self._reader = self._reader_factory()
         backoff = 0.5
         next_status = 0.0
         try:
@@ -346,11 +347,13 @@ class Uplink:
             try:
                 payload = encode_batch(batch)
             except ValueError as exc:
-                # A record the codec cannot carry is a bug upstream; drop only it.
-                self.counters["encode_errors"] += 1
-                log.error("event=encode_failed rows=%d error=%r", len(rows), str(exc))
+                # A record the codec cannot carry is a bug upstream: narrow it down to
+                # the one record and move that to dead_letters, so the rest flows.
                 if len(rows) == 1:
-                    self._inflight_ids.add(rows[0].id)
+                    self.counters["encode_errors"] += 1
+                    log.error("event=dead_letter seq=%d error=%r", rows[0].seq, str(exc))
+                    if self._reader is not None:
+                        self._reader.dead_letter(rows[0].id, str(exc))
                     return rows[0].id
                 rows = rows[: len(rows) // 2]
                 continue

@@ -96,7 +96,7 @@ class AlertsMqttPublisher:
             info = self.client.publish(alerts_topic(row.fleet_id), message(row), qos=1)
             info.wait_for_publish(timeout=self.wait_s)
             if not info.is_published():
-                log.warning(kv("alerts_mqtt_not_acknowledged", event=row.id))
+                log.warning(kv("alerts_mqtt_not_acknowledged", alert_event=row.id))
                 break
             with engine.begin() as conn:
                 conn.execute(

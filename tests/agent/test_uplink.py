@@ -153,3 +153,42 @@ def test_mqtt_urls_are_checked() -> None:
     with pytest.raises(ConfigError, match="expected mqtt://"):
         parse_mqtt_url("http://x")
     assert topic_for("f", "d", "up") == "fw/v1/f/d/up"
+
+
+def test_a_record_the_codec_refuses_goes_to_dead_letters_and_the_rest_flows(
+    tmp_path: Path, mqtt_broker: tuple[str, int], unique_id: str
+) -> None:
+    import sqlite3
+
+    host, port = mqtt_broker
+    out = OutboxWriter(tmp_path / "o.db")
+    for i in range(10):
+        # 2**70 does not fit the wire's 64-bit integers: a bug upstream, not a reason to stall
+        value = 2**70 if i == 4 else i
+        out.append("engine", 1_700_000_000_000 + i, {"x": value}, LANE_SAMPLE)
+    out.flush()
+    collector = Collector(host, port, f"fw/v1/f{unique_id}/+/up")
+    uplink = Uplink(
+        lambda: OutboxReader(tmp_path / "o.db"),
+        f"f{unique_id}",
+        "truck",
+        f"mqtt://{host}:{port}",
+        batch_max_age_s=0.1,
+    )
+    uplink.start()
+    try:
+        reader = OutboxReader(tmp_path / "o.db")
+        assert _wait(lambda: reader.stats()["unsent"] == 0)
+        assert reader.stats()["dead_letters"] == 1
+        reader.close()
+        assert _wait(
+            lambda: sorted({s for _, s, _, _ in collector.records}) == [1, 2, 3, 4, 6, 7, 8, 9, 10]
+        )
+    finally:
+        uplink.stop()
+        collector.close()
+        out.close()
+    conn = sqlite3.connect(tmp_path / "o.db")
+    ((seq, reason),) = conn.execute("SELECT seq, reason FROM dead_letters").fetchall()
+    conn.close()
+    assert seq == 5 and "64 bits" in reason
