@@ -40,7 +40,7 @@ def need_service(name: str, host: str, port: int) -> None:
     if _reachable(host, port):
         return
     message = (
-        f"{name} is not reachable on {host}:{port}; start it (see README, 'Services') "
+        f"{name} is not reachable on {host}:{port}; start it (see README.md, section 'Services') "
         "or run without it to use the embedded defaults"
     )
     if services_required():

@@ -25,10 +25,12 @@ class Collector:
         self.lock = threading.Lock()
         self.client = mqtt.Client(callback_api_version=mqtt.CallbackAPIVersion.VERSION2)
         self.client.on_message = self._on_message
+        subscribed = threading.Event()
+        self.client.on_subscribe = lambda *args: subscribed.set()
         self.client.connect(host, port)
         self.client.subscribe(topic, qos=1)
         self.client.loop_start()
-        time.sleep(0.3)
+        assert subscribed.wait(10), "the broker did not confirm the subscription"
 
     def _on_message(self, client, userdata, msg) -> None:  # type: ignore[no-untyped-def]
         if msg.topic.endswith("/status"):

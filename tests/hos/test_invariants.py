@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -89,6 +89,16 @@ def test_violations_lie_inside_driving(
     for v in r.violations:
         assert v.start < v.end
         assert any(s <= v.start and v.end <= e for s, e in spans), v
+
+
+def test_violations_lie_inside_driving_on_a_known_violation() -> None:
+    """The property above, on a log that certainly has violations (12 h straight driving)."""
+    start = datetime(2026, 3, 2, 6, 0, tzinfo=UTC)
+    events = [DutyEvent(start, "driving", end=start + timedelta(hours=12))]
+    r = evaluate(events, "us_property_70_8", (), "UTC", start + timedelta(hours=12))
+    assert r.violations
+    for v in r.violations:
+        assert start <= v.start < v.end <= start + timedelta(hours=12)
 
 
 @SETTINGS

@@ -152,10 +152,11 @@ def test_moving_frames_match_the_final_state_and_the_dbc(
     # EEC1 goes out every tick, after the state of that tick is published.
     eec1 = _last(frames, 61444)
     assert _le(eec1, 4, 2) == round(final.rpm / 0.125)
-    # CCVS goes out every 100 ms, so it carries a state from the last ~0.1 s; the speed
-    # only grows while pulling away, which brackets it.
+    # CCVS goes out every 100 ms, so it carries a recent state; the speed only grows
+    # while pulling away, which brackets it (the lower bound leaves a whole second of
+    # slack, so a loaded machine that delays the simulator's thread does not matter).
     ccvs = _last(frames, 65265)
-    earlier = max(v for t, v in history if t <= stopped_at - 0.3)
+    earlier = max((v for t, v in history if t <= stopped_at - 1.0), default=0.0)
     assert round(earlier * 256) <= _le(ccvs, 2, 2) <= round(final.speed_kmh * 256)
     speeds = [_le(bytes(m.data), 2, 2) for m in frames if _pgn(m.arbitration_id) == 65265]
     assert speeds == sorted(speeds)
