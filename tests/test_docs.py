@@ -70,3 +70,33 @@ def test_every_agent_config_key_is_documented() -> None:
 
     text = (REPO / "docs" / "configuration.md").read_text()
     assert all(f"`{key.path}`" in text for key in KEYS)
+
+
+def _subcommands(parser) -> set[str]:  # type: ignore[no-untyped-def]
+    import argparse
+
+    return {
+        name
+        for action in parser._actions
+        if isinstance(action, argparse._SubParsersAction)
+        for name in action.choices
+    }
+
+
+def test_every_subcommand_is_documented() -> None:
+    from agent.cli import _parser as agent_parser
+    from cloud.cli import build_parser as cloud_parser
+    from sim.cli import build_parser as sim_parser
+
+    text = (REPO / "README.md").read_text() + "".join(
+        p.read_text() for p in sorted((REPO / "docs").glob("*.md"))
+    )
+    for tool, parser in (
+        ("fleetwire-agent", agent_parser()),
+        ("fleetwire-cloud", cloud_parser()),
+        ("fleetwire-sim", sim_parser()),
+    ):
+        commands = _subcommands(parser)
+        assert commands, tool
+        missing = sorted(c for c in commands if f"{tool} {c}" not in text and f"`{c}`" not in text)
+        assert not missing, f"{tool}: undocumented subcommands {missing}"

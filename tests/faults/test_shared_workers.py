@@ -46,7 +46,13 @@ def test_two_shared_workers_on_postgres_one_redeployed(
     try:
         _worker(procs, "worker-a", pg_url, f"wa-{unique_id}", fleet)
         _worker(procs, "worker-b", pg_url, f"wb-{unique_id}", fleet)
-        time.sleep(2.0)  # both subscribed before the first record
+        for name in ("worker-a", "worker-b"):  # both subscribed before the first record
+            log = tmp_path / f"{name}.log"
+            wait_for(
+                lambda log=log: log.exists() and "mqtt_subscribed" in log.read_text(),
+                30,
+                f"{name} to subscribe",
+            )
         sim.start()
         procs.agent(
             write_agent_config(
