@@ -157,8 +157,12 @@ def replay(
     last: dict[tuple[str, str], Any] = {}
     dumps = json.dumps
     write = out.write
+    # On a terminal, long logs show how far they got (stdout stays pure JSON lines).
+    progress = sys.stderr.isatty()
     for msg in _messages(path, counts):
         counts["frames"] += 1
+        if progress and counts["frames"] % 50_000 == 0:
+            print(f"\rreplay-can: {counts['frames']:,} frames...", end="", file=sys.stderr)
         for sig in decoder.feed(msg):
             counts["signals"] += 1
             key = (sig.name, sig.source)
@@ -170,6 +174,8 @@ def replay(
                 counts["events"] += 1
                 write(dumps(_event_line(ev), ensure_ascii=False) + "\n")
     decoder.flush()
+    if progress and counts["frames"] >= 50_000:
+        print(file=sys.stderr)
     return counts
 
 
