@@ -130,6 +130,10 @@ class Agent:
             status_period_s=cfg["uplink.status_period_s"],
             health=self.health,
         )
+        from agent.downlink import Downlink
+
+        self.downlink = Downlink(self.health, self.pipeline.submit, self.eld_store)
+        self.uplink.command_handler = self.downlink.handle
         self.sources = build_sources(cfg)
         self._stopped = threading.Event()
         self._ui: Any = None

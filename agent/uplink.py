@@ -99,6 +99,11 @@ class Uplink:
         self.fleet, self.device_id = fleet, device_id
         self.topic_up = topic_for(fleet, device_id, "up")
         self.topic_status = topic_for(fleet, device_id, "status")
+        self.topic_down = topic_for(fleet, device_id, "down")
+        self.topic_down_ack = topic_for(fleet, device_id, "down/ack")
+        self._commands: list[bytes] = []
+        self.downlink_ready = False  # the broker confirmed our subscription to ``down``
+        self.command_handler: Callable[[bytes], dict[str, Any]] | None = None
         self.max_records, self.max_bytes = batch_max_records, batch_max_bytes
         self.max_age_s, self.window = batch_max_age_s, inflight
         self.status_period_s, self.inflight_timeout_s = status_period_s, inflight_timeout_s
@@ -147,6 +152,8 @@ class Uplink:
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_publish = self._on_publish
+        client.on_message = self._on_message
+        client.on_subscribe = self._on_subscribe
         self._keepalive = keepalive_s
         return client
 
@@ -166,6 +173,7 @@ class Uplink:
         self._refused = False
         self._connected = True
         self.counters["connects"] += 1
+        client.subscribe(self.topic_down, qos=1)
         log.info("event=connected broker=%s:%s", self.broker.host, self.broker.port)
 
     def _on_disconnect(
@@ -174,6 +182,14 @@ class Uplink:
         if self._connected:
             log.warning("event=disconnected reason=%s", rc)
         self._connected = False
+
+    def _on_subscribe(
+        self, client: mqtt.Client, userdata: Any, mid: int, rcs: Any, props: Any
+    ) -> None:
+        self.downlink_ready = True
+
+    def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
+        self._commands.append(bytes(msg.payload))
 
     def _on_publish(
         self, client: mqtt.Client, userdata: Any, mid: int, rc: Any, props: Any
@@ -227,6 +243,7 @@ class Uplink:
                 if not self._connected:
                     continue
                 self._take_acks(reader)
+                self._run_commands()
                 self._expire_inflight()
                 if time.monotonic() >= next_status:
                     self._publish_status(reader)
@@ -279,6 +296,14 @@ class Uplink:
         except Exception as exc:  # health is best effort; never block the uplink
             status["health_error"] = str(exc)
         self.client.publish(self.topic_status, json.dumps(status, default=str), qos=1, retain=True)
+
+    def _run_commands(self) -> None:
+        if not self._commands or self.command_handler is None:
+            return
+        commands, self._commands = self._commands, []
+        for payload in commands:
+            answer = self.command_handler(payload)
+            self.client.publish(self.topic_down_ack, json.dumps(answer, default=str), qos=1)
 
     def _take_acks(self, reader: OutboxReader) -> None:
         if not self._acked:
