@@ -13,6 +13,7 @@ from __future__ import annotations
 import signal
 import time
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -75,32 +76,62 @@ def assert_cloud_equals_outbox(
     return rows
 
 
+@dataclass
+class Stream:
+    """A running drive: simulated truck -> agent process (-> broker -> ingest process)."""
+
+    fleet: str
+    db_url: str
+    outbox: Path
+    config: Path
+    sim: Any
+
+
+def start_stream(
+    tmp_path: Path,
+    procs: Processes,
+    fleet: str,
+    mqtt_url: str = "mqtt://127.0.0.1:1883",
+    *,
+    ingest: bool = True,
+    speedup: float = 20,
+    duration_s: float = 240,
+    faults: tuple[str, ...] = (),
+    **agent_options: Any,
+) -> Stream:
+    db_url, can_port = f"sqlite:///{tmp_path / 'cloud.db'}", free_port()
+    if ingest:
+        procs.ingest(db_url, mqtt_url, f"ingest-{fleet}", fleet)
+    sim = make_sim(speedup, duration_s, can_port, faults=list(faults))
+    sim.start()
+    outbox = tmp_path / "outbox.db"
+    config = write_agent_config(
+        tmp_path / "agent.toml",
+        device=DEVICE,
+        fleet=fleet,
+        nmea=sim.nmea_endpoint,
+        can_port=can_port,
+        outbox=outbox,
+        mqtt_url=mqtt_url,
+        **agent_options,
+    )
+    procs.agent(config)
+    return Stream(fleet, db_url, outbox, config, sim)
+
+
 def test_agent_killed_mid_stream_and_restarted(
     tmp_path: Path, mqtt_broker: tuple[str, int], procs: Processes, unique_id: str
 ) -> None:
-    fleet, db_url, can_port = f"k{unique_id}", f"sqlite:///{tmp_path / 'cloud.db'}", free_port()
-    procs.ingest(db_url, "mqtt://127.0.0.1:1883", f"ingest-{unique_id}", fleet)
-    sim = make_sim(20, 240, can_port)
-    sim.start()
+    run = start_stream(tmp_path, procs, f"k{unique_id}")
     try:
-        outbox = tmp_path / "outbox.db"
-        config = write_agent_config(
-            tmp_path / "agent.toml",
-            device=DEVICE,
-            fleet=fleet,
-            nmea=sim.nmea_endpoint,
-            can_port=can_port,
-            outbox=outbox,
-        )
-        procs.agent(config)
-        wait_for(lambda: len(outbox_rows(outbox)) > 80, 30, "the agent to record a while")
+        wait_for(lambda: len(outbox_rows(run.outbox)) > 80, 30, "the agent to record a while")
         procs.signal("agent", signal.SIGKILL)  # no goodbye: mid-batch, mid-commit
         time.sleep(1.0)
-        procs.agent(config)
-        assert sim.wait_finished(60)
+        procs.agent(run.config)
+        assert run.sim.wait_finished(60)
     finally:
-        sim.stop()
-    rows = assert_cloud_equals_outbox(outbox, db_url, fleet)
+        run.sim.stop()
+    rows = assert_cloud_equals_outbox(run.outbox, run.db_url, run.fleet)
     assert len({r["boot_id"] for r in rows}) == 2, "the restart is a new boot"
 
 
@@ -109,37 +140,20 @@ def test_broker_stopped_and_started_again(
 ) -> None:
     broker = private_mosquitto
     broker.start()
-    fleet, db_url, can_port = f"b{unique_id}", f"sqlite:///{tmp_path / 'cloud.db'}", free_port()
-    procs.ingest(db_url, broker.url, f"ingest-{unique_id}", fleet)
-    sim = make_sim(20, 240, can_port)
-    sim.start()
+    run = start_stream(tmp_path, procs, f"b{unique_id}", broker.url)
     try:
-        outbox = tmp_path / "outbox.db"
-        procs.agent(
-            write_agent_config(
-                tmp_path / "agent.toml",
-                device=DEVICE,
-                fleet=fleet,
-                nmea=sim.nmea_endpoint,
-                can_port=can_port,
-                outbox=outbox,
-                mqtt_url=broker.url,
-            )
+        wait_for(
+            lambda: sum(r["sent"] for r in outbox_rows(run.outbox)) > 50, 30, "records flowing"
         )
-        wait_for(lambda: sum(r["sent"] for r in outbox_rows(outbox)) > 50, 30, "records flowing")
         broker.stop()
-        unsent_before = sum(not r["sent"] for r in outbox_rows(outbox))
+        unsent_before = sum(not r["sent"] for r in outbox_rows(run.outbox))
         time.sleep(4.0)  # the truck keeps driving; the agent keeps recording
-        assert sum(not r["sent"] for r in outbox_rows(outbox)) > unsent_before
+        assert sum(not r["sent"] for r in outbox_rows(run.outbox)) > unsent_before
         broker.start()
-        assert sim.wait_finished(60)
+        assert run.sim.wait_finished(60)
     finally:
-        sim.stop()
-        try:
-            assert_cloud_equals_outbox(outbox, db_url, fleet)
-        finally:
-            procs.stop_all()
-            broker.stop()
+        run.sim.stop()
+    assert_cloud_equals_outbox(run.outbox, run.db_url, run.fleet)
 
 
 def test_ingest_down_while_records_pile_up_in_the_broker(
@@ -147,64 +161,41 @@ def test_ingest_down_while_records_pile_up_in_the_broker(
 ) -> None:
     broker = private_mosquitto
     broker.start()
-    fleet, db_url, can_port = f"i{unique_id}", f"sqlite:///{tmp_path / 'cloud.db'}", free_port()
-    client_id = f"ingest-{unique_id}"
-    procs.ingest(db_url, broker.url, client_id, fleet)
-    sim = make_sim(20, 240, can_port)
-    sim.start()
+    run = start_stream(tmp_path, procs, f"i{unique_id}", broker.url)
     try:
-        outbox = tmp_path / "outbox.db"
-        procs.agent(
-            write_agent_config(
-                tmp_path / "agent.toml",
-                device=DEVICE,
-                fleet=fleet,
-                nmea=sim.nmea_endpoint,
-                can_port=can_port,
-                outbox=outbox,
-                mqtt_url=broker.url,
-            )
+        wait_for(
+            lambda: len(cloud_records(run.db_url, run.fleet, DEVICE)) > 50, 30, "records stored"
         )
-        wait_for(lambda: len(cloud_records(db_url, fleet, DEVICE)) > 50, 30, "records stored")
         procs.signal("ingest", signal.SIGKILL)  # unacknowledged messages stay with the broker
-        stored_while_down = len(cloud_records(db_url, fleet, DEVICE))
+        stored_while_down = len(cloud_records(run.db_url, run.fleet, DEVICE))
         time.sleep(4.0)
         # the broker acknowledged the agent's messages: they now wait in the ingest's session
-        assert sum(r["sent"] for r in outbox_rows(outbox)) > stored_while_down
-        procs.ingest(db_url, broker.url, client_id, fleet)
-        assert sim.wait_finished(60)
+        assert sum(r["sent"] for r in outbox_rows(run.outbox)) > stored_while_down
+        procs.ingest(run.db_url, broker.url, f"ingest-{run.fleet}", run.fleet)
+        assert run.sim.wait_finished(60)
     finally:
-        sim.stop()
-        try:
-            assert_cloud_equals_outbox(outbox, db_url, fleet)
-        finally:
-            procs.stop_all()
-            broker.stop()
+        run.sim.stop()
+    assert_cloud_equals_outbox(run.outbox, run.db_url, run.fleet)
 
 
 def test_offline_past_the_disk_cap_keeps_eld_and_faults(
     tmp_path: Path, procs: Processes, unique_id: str, private_mosquitto: PrivateMosquitto
 ) -> None:
     broker = private_mosquitto  # not started yet: the truck is in a dead zone
-    fleet, db_url, can_port = f"d{unique_id}", f"sqlite:///{tmp_path / 'cloud.db'}", free_port()
-    sim = make_sim(60, 36_000, can_port, faults=["110:0:120", "100:1:300"])
-    sim.start()
-    outbox = tmp_path / "outbox.db"
+    run = start_stream(
+        tmp_path,
+        procs,
+        f"d{unique_id}",
+        broker.url,
+        ingest=False,
+        speedup=60,
+        duration_s=36_000,
+        faults=("110:0:120", "100:1:300"),
+        outbox_max_mb=0.25,
+        extra=f'[eld]\nenabled = true\nstore_path = "{tmp_path / "eld.db"}"\nui_port = 0\n',
+    )
+    fleet, db_url, outbox, sim = run.fleet, run.db_url, run.outbox, run.sim
     try:
-        procs.agent(
-            write_agent_config(
-                tmp_path / "agent.toml",
-                device=DEVICE,
-                fleet=fleet,
-                nmea=sim.nmea_endpoint,
-                can_port=can_port,
-                outbox=outbox,
-                mqtt_url=broker.url,
-                outbox_max_mb=0.25,
-                extra=f'[eld]\nenabled = true\nstore_path = "{tmp_path / "eld.db"}"\nui_port = 0\n',
-            )
-        )
-
         # drive on, offline, until the cap has forced an eviction and both faults are in
         def capped() -> bool:
             rows = outbox_rows(outbox)
