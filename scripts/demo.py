@@ -227,6 +227,8 @@ Ctrl-C stops everything.
         signal.signal(signal.SIGTERM, lambda *_: stop.update(now=True))
         while not stop["now"]:
             time.sleep(1.0)
+            if stop["now"]:
+                break  # Ctrl-C reaches every process of the terminal: they are stopping
             for name, proc in procs:
                 if proc.poll() is not None:
                     print(f"{name} exited with {proc.returncode}; see data/demo/{name}.log")
