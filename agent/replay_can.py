@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import sys
 from collections import Counter
@@ -206,6 +207,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         counts = replay(args.file, decoder, DetectorChain(params), sys.stdout)
+    except BrokenPipeError:
+        # the reader went away (`| head`): not an error; keep Python from complaining
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except OSError as exc:
         print(f"replay-can: cannot read {args.file}: {exc}", file=sys.stderr)
         return 2
